@@ -1,0 +1,10 @@
+"""Page routes: landing page and the health probe (never rate limited, no auth)."""
+
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("", views.index, name="index"),
+    path("health/", views.health, name="health"),
+]

@@ -1,0 +1,27 @@
+"""Non-API pages: the landing page and the health probe."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import ensure_csrf_cookie
+from django.views.decorators.http import require_GET
+
+from .health import run_checks
+
+
+@ensure_csrf_cookie
+@require_GET
+def index(request: HttpRequest) -> HttpResponse:
+    """Sets the CSRF cookie so page scripts can POST to session-authenticated API endpoints."""
+    return render(request, "detail_project/index.html", {"app_version": settings.APP_VERSION})
+
+
+@never_cache
+@require_GET
+def health(request: HttpRequest) -> JsonResponse:
+    """200 when every check passes, 503 otherwise, so a load balancer needs no body parsing."""
+    report = run_checks()
+    return JsonResponse(report.as_dict(), status=200 if report.healthy else 503)

@@ -1,0 +1,17 @@
+#!/usr/bin/env python
+"""Django's command-line entry point for the AHSP app."""
+
+import os
+import sys
+
+
+def main() -> None:
+    """Run an administrative task with the production settings module by default."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    from django.core.management import execute_from_command_line
+
+    execute_from_command_line(sys.argv)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,134 @@
+"""/health/ and `manage.py healthcheck`: contract, Redis outage, no leaks."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from io import StringIO
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+from django.test import Client, override_settings
+
+from tests.conftest import caches_for
+from tests.helpers import (
+    RedisServer,
+    clean_env,
+    free_port,
+    run_manage,
+    start_redis,
+    strong_secret_key,
+)
+
+pytestmark = pytest.mark.django_db
+
+LEAK_MARKERS = ("Error", "refused", "Traceback", "127.0.0.1", "Connection", "redis://")
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
+    """A dedicated redis-server this test may stop without hurting the shared one."""
+    server = start_redis(tmp_path)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def test_health_ok(client: Client) -> None:
+    response = client.get("/health/")
+    assert response.status_code == 200
+    assert response.json() == {
+        "status": "ok",
+        "checks": {"database": "ok", "cache": "ok", "redis": "ok"},
+        "version": "test-1.2.3",
+    }
+    assert "no-cache" in response["Cache-Control"]
+
+
+def test_health_needs_no_auth_and_survives_ssl_redirect(client: Client) -> None:
+    with override_settings(SECURE_SSL_REDIRECT=True):
+        assert client.get("/health/").status_code == 200  # exempt: plain-HTTP probes work
+        assert client.get("/").status_code == 301  # everything else is redirected
+
+
+def test_health_reuses_the_pool(client: Client, redis_server: RedisServer) -> None:
+    r = redis_server.client()
+    client.get("/health/")
+    before = r.info("stats")["total_connections_received"]
+    for _ in range(10):
+        assert client.get("/health/").status_code == 200
+    after = r.info("stats")["total_connections_received"]
+    assert after - before <= 1  # ours (the info call) at most; the app opened none
+
+
+def test_health_503_when_redis_stops(
+    own_redis: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    client = Client(raise_request_exception=False)  # a 500 must show up as a status, not hide
+    with override_settings(CACHES=caches_for(own_redis.url(), own_redis.password)):
+        assert client.get("/health/").status_code == 200
+        assert client.get("/api/test/").status_code == 200
+
+        own_redis.stop()
+        assert not own_redis.running
+
+        started = time.monotonic()
+        response = client.get("/health/")
+        assert time.monotonic() - started < 10
+        assert response.status_code == 503
+        assert response.json() == {
+            "status": "error",
+            "checks": {"database": "ok", "cache": "error", "redis": "error"},
+            "version": "test-1.2.3",
+        }
+        text = response.content.decode()
+        assert not [m for m in LEAK_MARKERS if m in text]
+        # The details went to the log instead.
+        assert any("health check" in r.getMessage() and r.exc_info for r in caplog.records)
+
+        # Nothing else 500s while Redis is down either.
+        other = [
+            client.get("/api/test/"),  # fails open by default
+            client.get("/"),
+            client.get("/api/project/1/list-pekerjaan/tree/"),
+        ]
+        assert [r.status_code for r in other] == [200, 200, 401]
+
+        with pytest.raises(SystemExit) as exit_info:
+            call_command("healthcheck", stdout=StringIO())
+        assert exit_info.value.code == 1
+
+
+def test_healthcheck_command_healthy_prints_json() -> None:
+    out = StringIO()
+    call_command("healthcheck", stdout=out)  # returns normally → exit status 0
+    assert json.loads(out.getvalue())["status"] == "ok"
+
+
+@pytest.mark.slow
+def test_healthcheck_command_exit_codes_in_subprocess(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
+    base = {
+        "SECRET_KEY": strong_secret_key(),
+        "SQLITE_PATH": str(tmp_path / "db.sqlite3"),
+        "REDIS_PASSWORD": redis_server.password,
+        "APP_VERSION": "9.9.9",
+    }
+    healthy = run_manage("healthcheck", env=clean_env(REDIS_URL=redis_server.url(), **base))
+    assert healthy.returncode == 0, healthy.stderr
+    assert json.loads(healthy.stdout) == {
+        "status": "ok",
+        "checks": {"database": "ok", "cache": "ok", "redis": "ok"},
+        "version": "9.9.9",
+    }
+
+    dead = f"redis://127.0.0.1:{free_port()}/1"
+    unhealthy = run_manage("healthcheck", env=clean_env(REDIS_URL=dead, **base))
+    assert unhealthy.returncode == 1
+    body = json.loads(unhealthy.stdout)
+    assert body["status"] == "error"
+    assert body["checks"]["redis"] == "error"
