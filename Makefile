@@ -11,7 +11,10 @@ VENV ?= .venv
 SUITES ?= bookworm trixie
 # Molecule runs as ROLE:SUITE pairs; "stack" is the full-stack scenario in
 # molecule/default. The redis role runs on both supported Debian releases.
-MOLECULE_RUNS ?= redis:bookworm redis:trixie
+MOLECULE_RUNS ?= redis:bookworm redis:trixie app:bookworm static_files:bookworm \
+	gunicorn_systemd:bookworm
+# One Docker engine, two cores: Molecule suites never run at the same time.
+MOLECULE_LOCK ?= /tmp/ahsp-molecule.lock
 
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
@@ -75,9 +78,12 @@ molecule: venv image ## Every Molecule scenario (MOLECULE_RUNS="redis:bookworm" 
 	  if [ "$$role" = stack ]; then dir=.; else dir=roles/$$role; fi; \
 	  echo "=== molecule test: $$role on $$suite ==="; \
 	  start=$$(date +%s); \
-	  (cd $$dir && MOLECULE_DISTRO=$$suite molecule test) || { echo "FAILED: molecule $$role on $$suite"; exit 1; }; \
+	  (cd $$dir && MOLECULE_DISTRO=$$suite flock $(MOLECULE_LOCK) molecule test) || { echo "FAILED: molecule $$role on $$suite"; exit 1; }; \
 	  echo "=== $$role on $$suite passed in $$(( $$(date +%s) - start )) s ==="; \
 	done
+
+# Fragments for the full stack (demo, bench) live in mk/.
+-include mk/*.mk
 
 .PHONY: clean
 clean: ## Remove the venv and caches (images stay; docker rmi them by hand)

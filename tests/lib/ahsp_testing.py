@@ -10,11 +10,15 @@ the verifier, so the playbook runs exactly as Molecule's own converge does.
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import shlex
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+
+ROOT_DIR = next(p for p in Path(__file__).resolve().parents if (p / "ansible.cfg").is_file())
 
 RECAP = re.compile(
     r"^(?P<host>\S+)\s+:\s+ok=(?P<ok>\d+)\s+changed=(?P<changed>\d+)\s+"
@@ -80,3 +84,64 @@ def run_playbook(
         cwd=scenario_dir(),
     )
     return PlaybookRun(rc=proc.returncode, output=proc.stdout + proc.stderr)
+
+
+# Runs inside the host under test (python3 is on every host): sends `count`
+# requests, `parallel` at a time, and prints one JSON object per response.
+_HTTP_CLIENT = r"""
+import json, sys, urllib.request, urllib.error
+from concurrent.futures import ThreadPoolExecutor
+urls, method, count, parallel, headers = json.loads(sys.argv[1])
+def answer(i, url, status, hdrs, body):
+    return {"i": i, "url": url, "status": status, "headers": dict(hdrs),
+            "body": body.decode("utf-8", "replace")}
+def one(i):
+    url = urls[i % len(urls)]
+    data = b"" if method == "POST" else None
+    req = urllib.request.Request(url, method=method, headers=headers, data=data)
+    try:
+        with urllib.request.urlopen(req, timeout=20) as r:
+            return answer(i, url, r.status, r.headers, r.read())
+    except urllib.error.HTTPError as e:
+        return answer(i, url, e.code, e.headers, e.read())
+    except Exception as e:
+        return answer(i, url, -1, {}, repr(e).encode())
+if parallel <= 1:
+    results = [one(i) for i in range(count)]
+else:
+    with ThreadPoolExecutor(parallel) as pool:
+        results = list(pool.map(one, range(count)))
+print(json.dumps(results))
+"""
+
+
+@dataclass(frozen=True)
+class Response:
+    """One HTTP response as seen from inside a host."""
+
+    status: int
+    headers: dict[str, str]
+    body: str
+    url: str = ""
+
+    def json(self) -> dict:
+        return json.loads(self.body)
+
+
+def http(
+    host,
+    urls: str | list[str],
+    *,
+    method: str = "GET",
+    count: int = 1,
+    parallel: int = 1,
+    headers: dict[str, str] | None = None,
+) -> list[Response]:
+    """Send requests from inside `host` (bounded: count requests, 20 s timeout each)."""
+    url_list = [urls] if isinstance(urls, str) else list(urls)
+    payload = json.dumps([url_list, method, count, parallel, headers or {}])
+    out = host.check_output(f"python3 -c {shlex.quote(_HTTP_CLIENT)} {shlex.quote(payload)}")
+    return [
+        Response(status=r["status"], headers=r["headers"], body=r["body"], url=r["url"])
+        for r in json.loads(out)
+    ]
