@@ -15,8 +15,11 @@ import os
 import re
 import shlex
 import subprocess
+import time
 from dataclasses import dataclass
 from pathlib import Path
+
+import pytest
 
 ROOT_DIR = next(p for p in Path(__file__).resolve().parents if (p / "ansible.cfg").is_file())
 
@@ -145,3 +148,14 @@ def http(
         Response(status=r["status"], headers=r["headers"], body=r["body"], url=r["url"])
         for r in json.loads(out)
     ]
+
+
+def wait_for(predicate, timeout: float, what: str, interval: float = 0.25):
+    """Poll `predicate` until it returns something truthy (bounded by `timeout`)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    pytest.fail(f"not within {timeout} s: {what}")

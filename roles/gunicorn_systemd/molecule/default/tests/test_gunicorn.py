@@ -6,19 +6,8 @@ import json
 import re
 import time
 
-import pytest
-from ahsp_testing import http
+from ahsp_testing import http, wait_for
 from conftest import BASE, SERVICE, main_pid, worker_pids
-
-
-def wait_for(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.25)
-    pytest.fail(f"not within {timeout} s: {what}")
 
 
 def test_service_active_enabled_and_notify(host):
