@@ -12,7 +12,7 @@ SUITES ?= bookworm trixie
 # Molecule runs as ROLE:SUITE pairs; "stack" is the full-stack scenario in
 # molecule/default. The redis role runs on both supported Debian releases.
 MOLECULE_RUNS ?= redis:bookworm redis:trixie app:bookworm static_files:bookworm \
-	gunicorn_systemd:bookworm postgresql:bookworm
+	gunicorn_systemd:bookworm postgresql:bookworm stack:bookworm
 # One Docker engine, two cores: Molecule suites never run at the same time.
 MOLECULE_LOCK ?= /tmp/ahsp-molecule.lock
 
