@@ -81,11 +81,12 @@ def clean_env(**overrides: str) -> dict[str, str]:
     return env
 
 
-def run_manage(
-    *args: str, env: dict[str, str], timeout: float = 60
+def _run_app_python(
+    argv: list[str], env: dict[str, str], timeout: float
 ) -> subprocess.CompletedProcess[str]:
+    """The test interpreter in app/, output captured: how settings are checked from outside."""
     return subprocess.run(
-        [sys.executable, "manage.py", *args],
+        [sys.executable, *argv],
         cwd=APP_DIR,
         env=env,
         capture_output=True,
@@ -93,20 +94,18 @@ def run_manage(
         timeout=timeout,
         check=False,
     )
+
+
+def run_manage(
+    *args: str, env: dict[str, str], timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    return _run_app_python(["manage.py", *args], env, timeout)
 
 
 def run_python(
     code: str, *, env: dict[str, str], timeout: float = 60
 ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=APP_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
+    return _run_app_python(["-c", code], env, timeout)
 
 
 def _die_with_parent() -> None:
