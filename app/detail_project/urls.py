@@ -1,4 +1,4 @@
-"""Page routes: landing page and the health probe (never rate limited, no auth)."""
+"""Page routes: landing page and the health probes (never rate limited, no auth)."""
 
 from django.urls import path
 
@@ -7,4 +7,5 @@ from . import views
 urlpatterns = [
     path("", views.index, name="index"),
     path("health/", views.health, name="health"),
+    path("health/live/", views.live, name="live"),
 ]

@@ -1,4 +1,4 @@
-"""Non-API pages: the landing page and the health probe."""
+"""Non-API pages: the landing page and the health probes."""
 
 from __future__ import annotations
 
@@ -25,3 +25,12 @@ def health(request: HttpRequest) -> JsonResponse:
     """200 when every check passes, 503 otherwise, so a load balancer needs no body parsing."""
     report = run_checks()
     return JsonResponse(report.as_dict(), status=200 if report.healthy else 503)
+
+
+@never_cache
+@require_GET
+def live(request: HttpRequest) -> JsonResponse:
+    """Liveness: the process answers. No database or Redis, so a Redis blip never
+    makes a supervisor restart healthy workers; /health/ is the readiness probe.
+    """
+    return JsonResponse({"status": "ok"})

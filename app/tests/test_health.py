@@ -54,6 +54,22 @@ def test_health_needs_no_auth_and_survives_ssl_redirect(client: Client) -> None:
         assert client.get("/").status_code == 301  # everything else is redirected
 
 
+def test_live_answers_without_redis_or_database(client: Client, redis_server: RedisServer) -> None:
+    r = redis_server.client()
+    r.ping()
+    before = r.info("commandstats")
+    with override_settings(SECURE_SSL_REDIRECT=True):
+        response = client.get("/health/live/")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+    assert "no-cache" in response["Cache-Control"]
+    assert "ratelimit" not in " ".join(response.headers).lower()
+    after = r.info("commandstats")
+    # Only our own INFO call reached Redis.
+    changed = {k for k in after if after[k]["calls"] != before.get(k, {}).get("calls")}
+    assert changed <= {"cmdstat_info"}
+
+
 def test_health_reuses_the_pool(client: Client, redis_server: RedisServer) -> None:
     r = redis_server.client()
     client.get("/health/")
