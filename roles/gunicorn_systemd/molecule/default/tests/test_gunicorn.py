@@ -29,6 +29,20 @@ def test_runs_as_the_app_user_in_a_sandbox(host):
     assert owner == "ahsp"
 
 
+def test_control_socket_answers_in_the_runtime_directory(host):
+    sock = host.file(f"/run/{SERVICE}/gunicorn.ctl")
+    assert sock.is_socket
+    assert (sock.user, sock.mode) == ("ahsp", 0o600)
+    out = host.check_output(
+        f"runuser -u ahsp -- /srv/ahsp/venv/bin/gunicornc -s /run/{SERVICE}/gunicorn.ctl"
+        " -c 'show workers' -j"
+    )
+    assert len(json.loads(out)["workers"]) == 4
+    errors = host.file("/var/log/ahsp/gunicorn-error.log").content_string
+    assert "Control server error" not in errors
+    assert "Failed to start control socket" not in errors
+
+
 def test_exactly_workers_plus_one_processes(host):
     assert len(worker_pids(host)) == 4
     tasks = host.check_output(f"systemctl show -p TasksCurrent --value {SERVICE}")
