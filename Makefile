@@ -29,7 +29,7 @@ help: ## List the targets
 	@grep -hE '^[a-z][a-z_-]*:.*## ' $(MAKEFILE_LIST) | sort | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
 
 .PHONY: test
-test: bootstrap lint test-app molecule ## Everything CI runs: set-up, lint, app tests, every Molecule scenario
+test: bootstrap lint test-app test-bench molecule ## Everything CI runs: set-up, lint, app and bench-harness tests, every Molecule scenario
 	@echo "make test: all passed"
 
 .PHONY: bootstrap
@@ -70,6 +70,10 @@ docs: venv ## Regenerate the role README variable tables from meta/argument_spec
 .PHONY: test-app
 test-app: venv ## Django app tests against a real redis-server
 	cd app && ../$(VENV)/bin/python -m pytest
+
+.PHONY: test-bench
+test-bench: venv ## The benchmark harness's own tests (parsing, verdicts, limiters on a real redis-server)
+	$(VENV)/bin/python -m pytest -q -p no:cacheprovider bench/tests
 
 .PHONY: molecule
 molecule: venv image ## Every Molecule scenario (MOLECULE_RUNS="redis:bookworm" for one)

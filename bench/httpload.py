@@ -1,0 +1,180 @@
+"""HTTP figures: wrk for throughput and latency, a synchronized burst for exactness.
+
+wrk (Debian's package) runs on the controller against one app host's
+container address, with a fixed duration and connection count; its Lua
+`done()` hook reports exact percentiles as JSON (bench/wrk_report.lua).
+The burst is a bounded thread pool: every request has a timeout and the pool
+a deadline.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import statistics
+import subprocess
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+
+from common import APP_PORT, ROOT, BenchError, log
+
+WRK_SCRIPT = ROOT / "bench" / "wrk_report.lua"
+
+
+@dataclass
+class WrkRun:
+    requests: int
+    seconds: float
+    rps: float
+    p50_ms: float
+    p90_ms: float
+    p99_ms: float
+    errors: dict[str, int]
+
+
+@dataclass
+class WrkSeries:
+    """Several equal runs of one URL; figures are the medians (less noise on 2 cores)."""
+
+    name: str
+    url: str
+    threads: int
+    connections: int
+    runs: list[WrkRun]
+
+    @property
+    def rps(self) -> float:
+        return round(statistics.median(r.rps for r in self.runs), 1)
+
+    @property
+    def p50_ms(self) -> float:
+        return round(statistics.median(r.p50_ms for r in self.runs), 2)
+
+    @property
+    def p99_ms(self) -> float:
+        return round(statistics.median(r.p99_ms for r in self.runs), 2)
+
+    @property
+    def requests(self) -> int:
+        return sum(r.requests for r in self.runs)
+
+    def as_dict(self) -> dict:
+        return {
+            **asdict(self),
+            "rps": self.rps,
+            "p50_ms": self.p50_ms,
+            "p99_ms": self.p99_ms,
+            "requests": self.requests,
+        }
+
+
+def wrk(
+    address: str, host_header: str, path: str, *, seconds: int, threads: int, connections: int
+) -> WrkRun:
+    url = f"http://{address}:{APP_PORT}{path}"
+    argv = [
+        "wrk",
+        f"-t{threads}",
+        f"-c{connections}",
+        f"-d{seconds}s",
+        "--timeout",
+        "5s",
+        "-H",
+        f"Host: {host_header}",
+        "-s",
+        str(WRK_SCRIPT),
+        url,
+    ]
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 30, check=False)
+    line = next((x for x in proc.stdout.splitlines() if x.startswith("WRK_JSON ")), None)
+    if proc.returncode != 0 or line is None:
+        raise BenchError(f"wrk {url} failed ({proc.returncode}): {proc.stderr.strip()[-300:]}")
+    data = json.loads(line.removeprefix("WRK_JSON "))
+    run = WrkRun(
+        requests=data["requests"],
+        seconds=round(data["duration_us"] / 1e6, 2),
+        rps=round(data["requests"] / (data["duration_us"] / 1e6), 1),
+        p50_ms=round(data["latency_us"]["p50"] / 1000, 2),
+        p90_ms=round(data["latency_us"]["p90"] / 1000, 2),
+        p99_ms=round(data["latency_us"]["p99"] / 1000, 2),
+        errors=data["errors"],
+    )
+    # A non-2xx answer (a 429, a 503) or a socket error would make the
+    # throughput figure meaningless: it is a failed run, not a slow one.
+    if run.requests == 0 or any(run.errors[k] for k in ("connect", "status", "timeout", "write")):
+        raise BenchError(f"wrk {url}: {run.requests} requests with errors {run.errors}")
+    return run
+
+
+def interleaved(
+    endpoints: list[tuple[str, str]],
+    address: str,
+    host_header: str,
+    *,
+    rounds: int = 5,
+    seconds: int = 6,
+    warmup: int = 2,
+    threads: int = 2,
+    connections: int = 16,
+    around: Callable[[str], Callable[[WrkRun], None]] | None = None,
+) -> list[WrkSeries]:
+    """Rounds of one run per endpoint (A B C A B C ...), so slow drifts of the
+    machine hit every endpoint alike; figures are medians over the rounds.
+
+    endpoints: (name, path) pairs. `around(path)` is called before each run and
+    returns a callback that gets the finished run (for counters read around it).
+    """
+    series = [WrkSeries(name, path, threads, connections, []) for name, path in endpoints]
+    for _, path in endpoints:
+        wrk(address, host_header, path, seconds=warmup, threads=threads, connections=connections)
+    for _ in range(rounds):
+        for entry in series:
+            after = around(entry.url) if around else None
+            run = wrk(
+                address,
+                host_header,
+                entry.url,
+                seconds=seconds,
+                threads=threads,
+                connections=connections,
+            )
+            if after:
+                after(run)
+            entry.runs.append(run)
+    for entry in series:
+        log(f"http {entry.name}: {entry.rps} req/s, p50 {entry.p50_ms} ms, p99 {entry.p99_ms} ms")
+    return series
+
+
+def burst(targets: list[tuple[str, str]], path: str, *, total: int, timeout: float = 20) -> Counter:
+    """`total` requests released at once (a barrier), spread round-robin over `targets`.
+
+    targets: (address, Host header) pairs. Returns a Counter of status codes
+    (0 for a request that got no HTTP answer).
+    """
+    barrier = threading.Barrier(total, timeout=timeout)
+    statuses: list[int] = [0] * total
+
+    def one(index: int) -> None:
+        address, host_header = targets[index % len(targets)]
+        conn = http.client.HTTPConnection(address, APP_PORT, timeout=timeout)
+        try:
+            conn.connect()  # connect first so the barrier releases requests, not handshakes
+            barrier.wait()
+            conn.request("GET", path, headers={"Host": host_header})
+            statuses[index] = conn.getresponse().status
+        except (OSError, http.client.HTTPException, threading.BrokenBarrierError):
+            statuses[index] = 0
+        finally:
+            conn.close()
+
+    threads = [threading.Thread(target=one, args=(i,), daemon=True) for i in range(total)]
+    started = time.monotonic()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(max(0.1, 2 * timeout - (time.monotonic() - started)))
+    return Counter(statuses)

@@ -1,0 +1,14 @@
+# Benchmarks (included by the top-level Makefile: -include mk/*.mk). Not part
+# of `make test`: speed targets are checked here, never by timed tests.
+# `make bench` recreates the four containers of inventories/bench, so its
+# first converge is a fresh one; it takes about 15 minutes on 2 cores.
+
+BENCH_ARGS ?=
+
+.PHONY: bench
+bench: bootstrap ## Benchmarks (inventories/bench): provisioning, HTTP, limiter exactness, Redis; table + JSON
+	flock $(MOLECULE_LOCK) python bench/run.py $(BENCH_ARGS)
+
+.PHONY: bench-down
+bench-down: venv ## Remove the benchmark containers and network
+	flock $(MOLECULE_LOCK) ansible-playbook -i inventories/bench playbooks/local-containers.yml -e local_state=absent
