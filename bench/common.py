@@ -10,7 +10,9 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import redis
@@ -100,3 +102,13 @@ def wait_until(predicate, *, timeout: float, what: str, interval: float = 0.5):
             return value
         time.sleep(interval)
     raise BenchError(f"not within {timeout:.0f} s: {what}")
+
+
+def run_threads(target: Callable[[int], None], count: int, *, deadline: float) -> None:
+    """Run target(0) .. target(count - 1) in threads; wait for them at most `deadline` s in all."""
+    threads = [threading.Thread(target=target, args=(i,), daemon=True) for i in range(count)]
+    started = time.monotonic()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(max(0.1, deadline - (time.monotonic() - started)))

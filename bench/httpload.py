@@ -14,12 +14,11 @@ import json
 import statistics
 import subprocess
 import threading
-import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
-from common import APP_PORT, ROOT, BenchError, log
+from common import APP_PORT, ROOT, BenchError, log, run_threads
 
 WRK_SCRIPT = ROOT / "bench" / "wrk_report.lua"
 
@@ -149,7 +148,14 @@ def interleaved(
     return series
 
 
-def burst(targets: list[tuple[str, str]], path: str, *, total: int, timeout: float = 20) -> Counter:
+def burst(
+    targets: list[tuple[str, str]],
+    path: str,
+    *,
+    total: int,
+    timeout: float = 20,
+    port: int = APP_PORT,
+) -> Counter:
     """`total` requests released at once (a barrier), spread round-robin over `targets`.
 
     targets: (address, Host header) pairs. Returns a Counter of status codes
@@ -160,7 +166,7 @@ def burst(targets: list[tuple[str, str]], path: str, *, total: int, timeout: flo
 
     def one(index: int) -> None:
         address, host_header = targets[index % len(targets)]
-        conn = http.client.HTTPConnection(address, APP_PORT, timeout=timeout)
+        conn = http.client.HTTPConnection(address, port, timeout=timeout)
         try:
             conn.connect()  # connect first so the barrier releases requests, not handshakes
             barrier.wait()
@@ -171,10 +177,5 @@ def burst(targets: list[tuple[str, str]], path: str, *, total: int, timeout: flo
         finally:
             conn.close()
 
-    threads = [threading.Thread(target=one, args=(i,), daemon=True) for i in range(total)]
-    started = time.monotonic()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(max(0.1, 2 * timeout - (time.monotonic() - started)))
+    run_threads(one, total, deadline=2 * timeout)
     return Counter(statuses)

@@ -12,11 +12,10 @@ from __future__ import annotations
 
 import ast
 import threading
-import time
 from collections.abc import Callable
 
 import redis
-from common import ROOT
+from common import ROOT, run_threads
 
 RATELIMIT_SOURCE = ROOT / "app" / "detail_project" / "ratelimit.py"
 
@@ -76,12 +75,7 @@ def run_concurrently(
         finally:
             client.close()
 
-    threads = [threading.Thread(target=one, args=(i,), daemon=True) for i in range(callers)]
-    started = time.monotonic()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(max(0.1, 2 * timeout - (time.monotonic() - started)))
+    run_threads(one, callers, deadline=2 * timeout)
     final_counter = setup.get(key)
     setup.delete(key)
     setup.close()

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import copy
 import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import httpload
 import limiter
 import provision
 import pytest
@@ -117,3 +120,36 @@ def test_atomic_limiter_is_exact_and_the_baseline_is_not_stricter(redis_url: dic
     assert (atomic["allowed"], atomic["denied"], atomic["errors"]) == (20, 40, 0)
     assert seed["errors"] == 0
     assert seed["allowed"] >= 20  # racing GET/SET can only let more through
+
+
+def test_burst_counts_every_answer_and_the_missing_ones() -> None:
+    """A loopback server that answers 200 to the first 30 requests and 429 after."""
+    seen: list[str] = []
+    lock = threading.Lock()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            with lock:
+                seen.append(self.headers["Host"])
+                status = 200 if len(seen) <= 30 else 429
+            self.send_response(status)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        port = server.server_address[1]
+        targets = [("127.0.0.1", "a"), ("127.0.0.1", "b")]
+        counts = httpload.burst(targets, "/", total=80, timeout=10, port=port)
+        assert counts == {200: 30, 429: 50}
+        assert sorted(set(seen)) == ["a", "b"] and seen.count("a") == 40
+        # Nothing listening: every request is counted as unanswered (0).
+        assert httpload.burst(targets, "/", total=5, timeout=2, port=1) == {0: 5}
+    finally:
+        server.shutdown()
+        server.server_close()
