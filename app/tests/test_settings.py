@@ -162,7 +162,7 @@ def test_production_values_are_parsed(tmp_path: Path) -> None:
     assert s["STATIC_ROOT"] == "/srv/ahsp/static"
     assert s["MEDIA_ROOT"] == "/srv/ahsp/media"
     assert s["SECURE_PROXY_SSL_HEADER"] == ["HTTP_X_FORWARDED_PROTO", "https"]
-    assert s["SECURE_REDIRECT_EXEMPT"] == ["^health/$"]
+    assert s["SECURE_REDIRECT_EXEMPT"] == ["^health/$", "^health/live/$"]
     assert s["RATELIMIT"] == [True, 20, 30, False, False]
     assert s["API_TEST_ENABLED"] is False
     assert s["APP_VERSION"] == "1.4.0"
