@@ -81,16 +81,19 @@ def redis_password() -> str:
         raise BenchError(f"{path} is missing: the stack was never converged") from exc
 
 
+def redis_params() -> dict:
+    """Where the stack's Redis is, for redis.Redis(**params): the app's database."""
+    return {
+        "host": container_ip(REDIS_HOST),
+        "port": REDIS_PORT,
+        "db": REDIS_DB,
+        "password": redis_password(),
+    }
+
+
 def redis_client() -> redis.Redis:
-    """One connection to the stack's Redis (the app's database), like an app worker's."""
-    return redis.Redis(
-        host=container_ip(REDIS_HOST),
-        port=REDIS_PORT,
-        db=REDIS_DB,
-        password=redis_password(),
-        socket_timeout=10,
-        single_connection_client=True,
-    )
+    """One connection to the stack's Redis, like an app worker's."""
+    return redis.Redis(**redis_params(), socket_timeout=10, single_connection_client=True)
 
 
 def wait_until(predicate, *, timeout: float, what: str, interval: float = 0.5):

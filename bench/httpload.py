@@ -9,6 +9,7 @@ a deadline.
 
 from __future__ import annotations
 
+import functools
 import http.client
 import json
 import statistics
@@ -127,19 +128,13 @@ def interleaved(
     returns a callback that gets the finished run (for counters read around it).
     """
     series = [WrkSeries(name, path, threads, connections, []) for name, path in endpoints]
+    load = functools.partial(wrk, address, host_header, threads=threads, connections=connections)
     for _, path in endpoints:
-        wrk(address, host_header, path, seconds=warmup, threads=threads, connections=connections)
+        load(path, seconds=warmup)
     for _ in range(rounds):
         for entry in series:
             after = around(entry.url) if around else None
-            run = wrk(
-                address,
-                host_header,
-                entry.url,
-                seconds=seconds,
-                threads=threads,
-                connections=connections,
-            )
+            run = load(entry.url, seconds=seconds)
             if after:
                 after(run)
             entry.runs.append(run)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import statistics
 import subprocess
@@ -31,13 +32,14 @@ import report
 from common import (
     APP_HOSTS,
     GUNICORN_ERROR_LOG,
+    REDIS_HOST,
     ROOT,
     BenchError,
     container_ip,
     docker_exec,
     log,
     redis_client,
-    redis_password,
+    redis_params,
     wait_until,
 )
 
@@ -79,7 +81,7 @@ def provisioning(results: dict) -> None:
 
 
 def redis_figures(results: dict, client: redis.Redis) -> None:
-    address = container_ip("bench-redis")
+    address = container_ip(REDIS_HOST)
     results["redis"] = {
         "floor": redisrtt.redis_benchmark_floor(client, address),
         **redisrtt.limiter_round_trip(client, limiter.app_lua_script()),
@@ -165,11 +167,10 @@ def exactness_figures(results: dict, client: redis.Redis, apps: list[tuple[str, 
     for key in client.scan_iter(match="*rate_limit:api_test:*", count=1000):
         client.delete(key)
     statuses = httpload.burst(apps, API_PATH, total=BURST)
-    password = redis_password()
-    address = container_ip("bench-redis")
+    params = redis_params()
 
     def make_client() -> redis.Redis:
-        return redis.Redis(host=address, port=6379, db=1, password=password, socket_timeout=20)
+        return redis.Redis(**params, socket_timeout=20)
 
     results["exactness"] = {
         "limit": EXACT_LIMIT,
@@ -207,12 +208,10 @@ def machine() -> dict:
         "date": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "commit": out("git", "rev-parse", "--short", "HEAD"),
         "dirty": bool(out("git", "status", "--porcelain")),
-        "cpus": len(__import__("os").sched_getaffinity(0)),
+        "cpus": len(os.sched_getaffinity(0)),
         "kernel": platform.release(),
         "docker": out("docker", "version", "--format", "{{.Server.Version}}"),
-        "ansible_core": out("ansible", "--version").splitlines()[0]
-        if out("ansible", "--version")
-        else "",
+        "ansible_core": (out("ansible", "--version").splitlines() or [""])[0],
         "wrk": out("sh", "-c", "wrk -v 2>&1 | head -1"),
     }
 
