@@ -1,40 +1,57 @@
-"""Settings for the AHSP app, read from the process environment.
+"""Settings for the AHSP app.
 
-Deployed hosts get the environment from systemd (an ``EnvironmentFile``
-written by Ansible); a developer may keep the same names in ``app/.env``.
-Real environment variables always win over the file, so a stray ``.env`` can
-never override what systemd sets. Every name is documented in ``app/README.md``.
+Every value an operator can change is an environment variable declared in
+``config/environment.toml`` and read exactly once, typed, through
+``config/env.py`` — from the env files named by ``AHSP_ENV_FILES`` (deployed
+hosts) or ``app/.env`` (development), with the real process environment
+winning over both. Rules that span several variables (a strong SECRET_KEY
+unless DEBUG, sane limits) are enforced here, at import, so manage.py and
+gunicorn refuse to start instead of running half-configured.
 """
 
+from __future__ import annotations
+
+import ipaddress
+from datetime import timedelta
 from pathlib import Path
 
-import environ
 from django.core.exceptions import ImproperlyConfigured
+
+from .cache import RedisConfig, redis_caches
+from .env import load_environment
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
-env = environ.Env()
+env = load_environment(BASE_DIR)
 
-# DJANGO_ENV_FILE="" disables the file (tests and subprocess checks use that so
-# a developer's .env cannot leak into them).
-_env_file = env.str("DJANGO_ENV_FILE", default=str(BASE_DIR / ".env"))
-if _env_file and Path(_env_file).is_file():
-    environ.Env.read_env(_env_file, overwrite=False)
+# The files the values came from, and names in them the contract does not
+# declare (reported by the system check ahsp.W001: most likely a typo).
+ENV_FILES = [str(path) for path in env.files]
+ENV_FILES_UNKNOWN_NAMES = env.unknown_in_files
 
 
-def _env_list(name: str) -> list[str]:
-    """Comma-separated list without blanks: an unset or empty variable is ``[]``, never ``['']``."""
-    return [item.strip() for item in env.list(name, default=[]) if item.strip()]
+def read_release(base_dir: Path) -> str:
+    """The release id the build wrote next to manage.py; "dev" in a working copy."""
+    path = base_dir / "RELEASE"
+    try:
+        text = path.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        return "dev"
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ImproperlyConfigured(f"{path} cannot be read: {exc}") from exc
+    if not text or "\n" in text:
+        raise ImproperlyConfigured(f"{path} must hold the release id on one line")
+    return text
 
 
 # --- Core -------------------------------------------------------------------
 
-DEBUG = env.bool("DEBUG", default=False)
-APP_VERSION = env.str("APP_VERSION", default="dev")
+DEBUG = env["DEBUG"]
+APP_RELEASE = read_release(BASE_DIR)
 
 # Development-only fallback; its prefix makes the check below refuse it when DEBUG is off.
 _DEV_SECRET_KEY = "django-insecure-development-only-key-never-use-this-in-production-0123456789"  # noqa: S105
-SECRET_KEY = env.str("SECRET_KEY", default="")
+SECRET_KEY = env["SECRET_KEY"] or ""
 
 
 def _secret_key_problem(key: str) -> str | None:
@@ -57,11 +74,19 @@ elif (_problem := _secret_key_problem(SECRET_KEY)) is not None:
     # to start, rather than serving requests signed with a guessable key.
     raise ImproperlyConfigured(
         f"{_problem}. With DEBUG off a strong SECRET_KEY is required: set it in the "
-        "environment, e.g. python3 -c 'import secrets; print(secrets.token_urlsafe(50))'."
+        "secrets env file, e.g. python3 -c 'import secrets; print(secrets.token_urlsafe(50))'."
     )
 
-ALLOWED_HOSTS = _env_list("ALLOWED_HOSTS")
-CSRF_TRUSTED_ORIGINS = _env_list("CSRF_TRUSTED_ORIGINS")
+ALLOWED_HOSTS = env["ALLOWED_HOSTS"]
+CSRF_TRUSTED_ORIGINS = env["CSRF_TRUSTED_ORIGINS"]
+
+# Reverse proxies whose X-Forwarded-For/-Proto are believed (detail_project/proxies.py).
+TRUSTED_PROXIES = env["TRUSTED_PROXIES"]
+for _entry in TRUSTED_PROXIES:
+    try:
+        ipaddress.ip_network(_entry, strict=False)
+    except ValueError as _exc:
+        raise ImproperlyConfigured(f"TRUSTED_PROXIES entry {_entry!r}: {_exc}") from _exc
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -70,10 +95,13 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "axes",
     "detail_project",
 ]
 
 MIDDLEWARE = [
+    # First, so every later layer sees the scheme a trusted proxy reports.
+    "detail_project.proxies.TrustedProxyMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -83,10 +111,16 @@ MIDDLEWARE = [
     "detail_project.ratelimit.RateLimitMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes requires: turns a lockout into its response.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
+# API callers get the CSRF failure as JSON; pages keep Django's page.
+CSRF_FAILURE_VIEW = "detail_project.errors.csrf_failure"
+# Request bodies above this are refused (413 on the API) before they are read.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 
 TEMPLATES = [
     {
@@ -105,28 +139,26 @@ TEMPLATES = [
 
 # --- Database ---------------------------------------------------------------
 
-DATA_DIR = Path(env.str("DATA_DIR", default=str(BASE_DIR)))
+DATA_DIR = env["DATA_DIR"]
 
-if env.str("DB_HOST", default=""):
-    DATABASES = {
-        "default": {
-            "ENGINE": "django.db.backends.postgresql",
-            "NAME": env.str("DB_NAME", default="ahsp"),
-            "USER": env.str("DB_USER", default="ahsp"),
-            "PASSWORD": env.str("DB_PASSWORD", default=""),
-            "HOST": env.str("DB_HOST"),
-            "PORT": env.str("DB_PORT", default="5432"),
-            "CONN_MAX_AGE": env.int("DB_CONN_MAX_AGE", default=60),
-            "CONN_HEALTH_CHECKS": True,
-        }
-    }
-else:
-    DATABASES = {
-        "default": {
-            "ENGINE": "django.db.backends.sqlite3",
-            "NAME": env.str("SQLITE_PATH", default=str(DATA_DIR / "db.sqlite3")),
-        }
-    }
+# PostgreSQL when DB_HOST is set, else SQLite; both are described so one
+# env file fits either.
+_POSTGRESQL = {
+    "ENGINE": "django.db.backends.postgresql",
+    "NAME": env["DB_NAME"],
+    "USER": env["DB_USER"],
+    "PASSWORD": env["DB_PASSWORD"],
+    "HOST": env["DB_HOST"],
+    "PORT": env["DB_PORT"],
+    "CONN_MAX_AGE": env["DB_CONN_MAX_AGE"],
+    "CONN_HEALTH_CHECKS": True,
+    "OPTIONS": {"connect_timeout": env["DB_CONNECT_TIMEOUT"]},
+}
+_SQLITE = {
+    "ENGINE": "django.db.backends.sqlite3",
+    "NAME": env["SQLITE_PATH"] or DATA_DIR / "db.sqlite3",
+}
+DATABASES = {"default": _POSTGRESQL if _POSTGRESQL["HOST"] else _SQLITE}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -137,40 +169,63 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
-# --- Cache and sessions -----------------------------------------------------
+# --- Redis: cache, sessions, rate limiter, login throttling, /health/ -------
 
-REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/1")
-REDIS_PASSWORD = env.str("REDIS_PASSWORD", default="") or None
-
-CACHES = {
-    "default": {
-        "BACKEND": "django_redis.cache.RedisCache",
-        "LOCATION": REDIS_URL,
-        "KEY_PREFIX": "ahsp",
-        "TIMEOUT": 300,
-        "OPTIONS": {
-            "CLIENT_CLASS": "django_redis.client.DefaultClient",
-            "PASSWORD": REDIS_PASSWORD,
-            "CONNECTION_POOL_KWARGS": {"max_connections": 50, "retry_on_timeout": True},
-            "SOCKET_CONNECT_TIMEOUT": 5,
-            "SOCKET_TIMEOUT": 5,
-        },
-    }
-}
+CACHES = redis_caches(
+    RedisConfig(
+        url=env["REDIS_URL"],
+        username=env["REDIS_USERNAME"],
+        password=env["REDIS_PASSWORD"],
+        sentinels=env["REDIS_SENTINELS"],
+        sentinel_username=env["REDIS_SENTINEL_USERNAME"],
+        sentinel_password=env["REDIS_SENTINEL_PASSWORD"],
+        connect_timeout=env["REDIS_CONNECT_TIMEOUT"],
+        socket_timeout=env["REDIS_SOCKET_TIMEOUT"],
+        breaker_seconds=env["REDIS_BREAKER_SECONDS"],
+    )
+)
 
 # Cache-only sessions are fast but die with a Redis flush/eviction/restart
-# (users are logged out). "django.contrib.sessions.backends.cached_db" keeps a
-# database copy; see README "Sessions and cache eviction".
-SESSION_ENGINE = env.str("SESSION_ENGINE", default="django.contrib.sessions.backends.cache")
+# (users are logged out); cached_db keeps a database copy. See app/README.md.
+SESSION_ENGINES = (
+    "django.contrib.sessions.backends.cache",
+    "django.contrib.sessions.backends.cached_db",
+)
+SESSION_ENGINE = env["SESSION_ENGINE"]
+if SESSION_ENGINE not in SESSION_ENGINES:
+    raise ImproperlyConfigured(f"SESSION_ENGINE must be one of {', '.join(SESSION_ENGINES)}")
 SESSION_CACHE_ALIAS = "default"
+
+# --- Login throttling (django-axes, counted in Redis) -----------------------
+
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+LOGIN_FAILURE_LIMIT = env["LOGIN_FAILURE_LIMIT"]
+LOGIN_LOCKOUT_SECONDS = env["LOGIN_LOCKOUT_SECONDS"]
+if LOGIN_FAILURE_LIMIT < 1 or LOGIN_LOCKOUT_SECONDS < 1:
+    raise ImproperlyConfigured("LOGIN_FAILURE_LIMIT and LOGIN_LOCKOUT_SECONDS must be at least 1.")
+AXES_HANDLER = "axes.handlers.cache.AxesCacheHandler"
+AXES_CACHE = "default"
+AXES_FAILURE_LIMIT = LOGIN_FAILURE_LIMIT
+AXES_COOLOFF_TIME = timedelta(seconds=LOGIN_LOCKOUT_SECONDS)
+# Two separate counters: one per client address, one per username.
+AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "detail_project.proxies.client_ip"
+AXES_LOCKOUT_CALLABLE = "detail_project.login_throttle.lockout_response"
+# The cache handler keeps nothing in the database: no admin pages, no access log.
+AXES_ENABLE_ADMIN = False
+AXES_DISABLE_ACCESS_LOG = True
 
 # --- Static and media files -------------------------------------------------
 
 STATIC_URL = "static/"
-STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(BASE_DIR / "staticfiles")))
+STATIC_ROOT = env["STATIC_ROOT"]
 STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_URL = "media/"
-MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(DATA_DIR / "media")))
+MEDIA_ROOT = env["MEDIA_ROOT"] or DATA_DIR / "media"
 
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -179,43 +234,41 @@ STORAGES = {
 
 # --- Security (production turns these on through the environment) ----------
 
-SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
+SECURE_SSL_REDIRECT = env["SECURE_SSL_REDIRECT"]
 # Load balancers probe over plain HTTP; redirecting them to HTTPS fails the probe.
 SECURE_REDIRECT_EXEMPT = [r"^health/$", r"^health/live/$"]
-SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=False)
-CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=False)
-SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
-SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
-SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
-if env.bool("SECURE_PROXY_SSL_HEADER_ENABLED", default=False):
-    # Only safe when a proxy we control always sets/overwrites this header.
-    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SESSION_COOKIE_SECURE = env["SESSION_COOKIE_SECURE"]
+CSRF_COOKIE_SECURE = env["CSRF_COOKIE_SECURE"]
+SECURE_HSTS_SECONDS = env["SECURE_HSTS_SECONDS"]
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env["SECURE_HSTS_INCLUDE_SUBDOMAINS"]
+SECURE_HSTS_PRELOAD = env["SECURE_HSTS_PRELOAD"]
 X_FRAME_OPTIONS = "DENY"
 
 # --- Rate limiting (see detail_project/ratelimit.py) ------------------------
 
-RATELIMIT_ENABLED = env.bool("RATELIMIT_ENABLED", default=True)
-RATELIMIT_REQUESTS = env.int("RATELIMIT_REQUESTS", default=10)
-RATELIMIT_WINDOW = env.int("RATELIMIT_WINDOW", default=60)
+RATELIMIT_ENABLED = env["RATELIMIT_ENABLED"]
+RATELIMIT_REQUESTS = env["RATELIMIT_REQUESTS"]
+RATELIMIT_WINDOW = env["RATELIMIT_WINDOW"]
 # Fail open: the limiter is abuse protection, not an access control; a Redis
 # outage should not become a full API outage. README explains the trade-off.
-RATELIMIT_FAIL_OPEN = env.bool("RATELIMIT_FAIL_OPEN", default=True)
-RATELIMIT_TRUST_X_FORWARDED_FOR = env.bool("RATELIMIT_TRUST_X_FORWARDED_FOR", default=False)
-API_TEST_ENABLED = env.bool("API_TEST_ENABLED", default=True)
+RATELIMIT_FAIL_OPEN = env["RATELIMIT_FAIL_OPEN"]
+API_TEST_ENABLED = env["API_TEST_ENABLED"]
 if RATELIMIT_REQUESTS < 1 or RATELIMIT_WINDOW < 1:
-    # A zero window would make Redis reject PEXPIRE on every request.
     raise ImproperlyConfigured("RATELIMIT_REQUESTS and RATELIMIT_WINDOW must be at least 1.")
 
 # --- Internationalisation ---------------------------------------------------
 
 LANGUAGE_CODE = "en-us"
-TIME_ZONE = env.str("TIME_ZONE", default="UTC")
+TIME_ZONE = env["TIME_ZONE"]
 USE_I18N = True
 USE_TZ = True
 
-# --- Logging: stdout/stderr only, collected by gunicorn and the journal -----
+# --- Logging: stderr only, collected by gunicorn and the journal ------------
 
-LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").upper()
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+LOG_LEVEL = env["LOG_LEVEL"].upper()
+if LOG_LEVEL not in LOG_LEVELS:
+    raise ImproperlyConfigured(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}")
 
 LOGGING = {
     "version": 1,

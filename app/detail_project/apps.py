@@ -7,3 +7,6 @@ class DetailProjectConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "detail_project"
     verbose_name = "Project detail"
+
+    def ready(self) -> None:
+        from . import checks  # noqa: F401 - registers the system checks

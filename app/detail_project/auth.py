@@ -3,7 +3,8 @@
 Sessions serve the browser UI; bearer tokens serve scripts, which cannot do
 CSRF. So CSRF is enforced only when the session authenticated the request —
 a bearer token cannot be sent cross-site by a browser, which is what CSRF
-protects against.
+protects against. A CSRF failure is answered by ``CSRF_FAILURE_VIEW``
+(detail_project/errors.py), which speaks JSON under ``/api/``.
 """
 
 from __future__ import annotations
@@ -17,9 +18,9 @@ from functools import wraps
 from typing import TYPE_CHECKING, Any
 
 from django.http import HttpRequest, HttpResponse
-from django.middleware.csrf import CsrfViewMiddleware
-from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
 
+from .jsonbody import BodyError, check_json_content_type, check_size, read_json
 from .models import ApiToken
 from .responses import json_error, method_not_allowed, unauthorized
 
@@ -96,27 +97,23 @@ def resolve_api_user(request: HttpRequest) -> ApiAuth:
     return result
 
 
-class _CsrfCheck(CsrfViewMiddleware):
-    """Django's CSRF logic, returning the failure reason instead of a 403 page."""
-
-    def _reject(self, request: HttpRequest, reason: str) -> str:  # type: ignore[override]
-        return reason
-
-
-def csrf_failure(request: HttpRequest) -> str | None:
-    check = _CsrfCheck(lambda _request: HttpResponse())
-    check.process_request(request)
-    return check.process_view(request, None, (), {})  # type: ignore[return-value]
-
-
 ViewFunc = Callable[..., HttpResponse]
 
 
-def api_view(methods: list[str], *, authenticated: bool = True) -> Callable[[ViewFunc], ViewFunc]:
-    """Wrap an API view: JSON 405/401/403 instead of HTML, and CSRF only for session auth.
+def api_view(
+    methods: list[str], *, authenticated: bool = True, json_body: bool = False
+) -> Callable[[ViewFunc], ViewFunc]:
+    """Wrap an API view so every refusal is a JSON error, checked in this order:
+
+    405 wrong method, 413 body too large, 401 not authenticated, 415 not JSON
+    (``json_body`` views), 403 CSRF (session authentication only), 400 body not
+    a JSON document. A ``json_body`` view receives the parsed document as
+    ``payload``. The media type is checked before CSRF because Django's CSRF
+    check parses form bodies, which a malformed multipart body would break.
 
     The returned view is marked csrf-exempt because the CSRF decision depends on
-    how the caller authenticated, which the CSRF middleware cannot know.
+    how the caller authenticated, which the CSRF middleware cannot know; for
+    session callers the view runs under ``csrf_protect`` instead.
     """
 
     def decorator(view: ViewFunc) -> ViewFunc:
@@ -124,17 +121,32 @@ def api_view(methods: list[str], *, authenticated: bool = True) -> Callable[[Vie
         def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
             if request.method not in methods:
                 return method_not_allowed(methods)
-            if authenticated:
-                auth = resolve_api_user(request)
-                if auth.user is None:
-                    return unauthorized(invalid_token=auth.invalid_token)
-                if auth.method == "session" and request.method not in SAFE_METHODS:
-                    reason = csrf_failure(request)
-                    if reason is not None:
-                        return json_error(403, "csrf_failed", f"CSRF check failed: {reason}")
-                request.user = auth.user
-            return view(request, *args, **kwargs)
+            try:
+                check_size(request)
+                by_session = False
+                if authenticated:
+                    auth = resolve_api_user(request)
+                    if auth.user is None:
+                        return unauthorized(invalid_token=auth.invalid_token)
+                    request.user = auth.user
+                    by_session = auth.method == "session"
+                if json_body and request.method not in SAFE_METHODS:
+                    check_json_content_type(request)
+                inner = _with_payload(view) if json_body else view
+                if by_session:
+                    inner = csrf_protect(inner)
+                return inner(request, *args, **kwargs)
+            except BodyError as exc:
+                return json_error(exc.status, exc.code, exc.detail)
 
         return csrf_exempt(wrapped)
 
     return decorator
+
+
+def _with_payload(view: ViewFunc) -> ViewFunc:
+    @wraps(view)
+    def parse_then_call(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        return view(request, *args, payload=read_json(request), **kwargs)
+
+    return parse_then_call

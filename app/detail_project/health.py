@@ -1,53 +1,45 @@
 """Health checks shared by ``GET /health/`` and ``manage.py healthcheck``.
 
 One module so the load balancer and the deploy playbook judge health by the
-same rules. Each check is a single round trip on an existing pooled
-connection, so frequent probing adds no connection churn. Failures are logged
-with their traceback; callers only ever see "ok"/"error", so nothing about the
-infrastructure leaks to the public.
+same rules. Two checks, one round trip each on a pooled connection, so
+frequent probing opens no connections:
+
+- ``database``: ``SELECT 1`` in the database probe thread (dbprobe.py), waited
+  for at most ``DATABASE_TIMEOUT`` seconds — a hung server cannot hold the
+  answer back;
+- ``redis``: one ``SET`` with a short expiry through the app's Redis pool; a
+  write, so a read-only replica, an out-of-memory Redis or a missing ACL
+  permission fails it, and its bounded socket timeout and circuit breaker
+  (redis_pool.py) bound the wait.
+
+Both run concurrently (the database probe is already in its own thread), so
+/health/ answers within about a second even when both backends hang.
+Failures are logged with their traceback; callers only ever see "ok"/"error",
+so nothing about the infrastructure leaks to the public.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+import os
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache
-from django.db import connections
 from django_redis import get_redis_connection
+
+from .dbprobe import database_prober
+from .redis_pool import CircuitOpenError
 
 logger = logging.getLogger(__name__)
 
 OK = "ok"
 ERROR = "error"
-PROBE_KEY = "health:probe"
-
-
-def check_database() -> None:
-    with connections["default"].cursor() as cursor:
-        cursor.execute("SELECT 1")
-        cursor.fetchone()
-
-
-def check_cache() -> None:
-    """A write proves more than a read: a full or read-only Redis fails here."""
-    cache.set(PROBE_KEY, "1", timeout=30)
-
-
-def check_redis() -> None:
-    """PING on django-redis's own pool: no new connection per probe."""
-    if not get_redis_connection("default").ping():
-        raise RuntimeError("PING returned a falsy reply")
-
-
-CHECKS: dict[str, Callable[[], None]] = {
-    "database": check_database,
-    "cache": check_cache,
-    "redis": check_redis,
-}
+PROBE_KEY_SUFFIX = "health"
+PROBE_TTL_MS = 60_000
+DATABASE_TIMEOUT = 1.0
+CHECK_NAMES = ("database", "redis")
 
 
 @dataclass
@@ -67,14 +59,45 @@ class HealthReport:
         }
 
 
+def probe_key() -> str:
+    prefix = settings.CACHES["default"].get("KEY_PREFIX", "")
+    return f"{prefix}:{PROBE_KEY_SUFFIX}" if prefix else PROBE_KEY_SUFFIX
+
+
+def check_redis() -> None:
+    """``SET <prefix>:health <pid> PX 60000``: proves Redis answers and accepts writes."""
+    get_redis_connection("default").set(probe_key(), os.getpid(), px=PROBE_TTL_MS)
+
+
+def _record(report: HealthReport, name: str, error: BaseException | None) -> None:
+    if error is None:
+        report.checks[name] = OK
+        return
+    report.checks[name] = ERROR
+    if isinstance(error, CircuitOpenError):
+        logger.warning("health check %r failed: %s", name, error)
+    else:
+        logger.warning("health check %r failed", name, exc_info=error)
+
+
 def run_checks() -> HealthReport:
-    report = HealthReport(version=settings.APP_VERSION)
-    for name, check in CHECKS.items():
+    report = HealthReport(version=settings.APP_RELEASE)
+    deadline = time.monotonic() + DATABASE_TIMEOUT
+    database_error: BaseException | None = None
+    try:
+        job = database_prober.start()
+    except Exception as exc:  # the previous probe is still stuck
+        job, database_error = None, exc
+    try:
+        check_redis()
+        redis_error = None
+    except Exception as exc:
+        redis_error = exc
+    if job is not None:
         try:
-            check()
-        except Exception:
-            logger.warning("health check %r failed", name, exc_info=True)
-            report.checks[name] = ERROR
-        else:
-            report.checks[name] = OK
+            database_prober.wait(job, max(0.0, deadline - time.monotonic()))
+        except Exception as exc:
+            database_error = exc
+    _record(report, "database", database_error)
+    _record(report, "redis", redis_error)
     return report

@@ -7,18 +7,52 @@ sub-classification → work item) and only the leaves carry quantities.
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal
+from collections.abc import Iterable
+from decimal import ROUND_HALF_UP, Context, Decimal
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
 
 MONEY_QUANT = Decimal("0.01")
+# Exact arithmetic for the largest storable values: a 15-digit volume times a
+# 15-digit price has 30 digits, a project sums up to 5,000 of them. The default
+# context (28 digits) would round those, or fail to quantize them to cents.
+MONEY_CONTEXT = Context(prec=60, rounding=ROUND_HALF_UP)
 
 
 def money(value: Decimal) -> Decimal:
     """Round to cents half-up, the way cost sheets are totalled by hand."""
-    return value.quantize(MONEY_QUANT, rounding=ROUND_HALF_UP)
+    return value.quantize(MONEY_QUANT, context=MONEY_CONTEXT)
+
+
+# SQLite stores a decimal as a REAL when that keeps its first 15 significant
+# digits, silently dropping the rest; PostgreSQL keeps them all. Refusing more
+# than 15 keeps a value exact, and equal, on both.
+SIGNIFICANT_DIGITS = 15
+
+
+def significant_digits(value: Decimal) -> int:
+    """Digits without trailing zeros, read off the tuple: no decimal context involved, so
+    no overflow on ``1E+999999999``.
+    """
+    digits = "".join(map(str, value.as_tuple().digits)).rstrip("0")
+    return len(digits)
+
+
+def exact_in_every_database(value: Decimal) -> None:
+    if value.is_finite() and significant_digits(value) > SIGNIFICANT_DIGITS:
+        raise ValidationError(
+            f"Use at most {SIGNIFICANT_DIGITS} significant digits.", code="significant_digits"
+        )
+
+
+def money_sum(values: Iterable[Decimal]) -> Decimal:
+    total = Decimal("0.00")
+    for value in values:
+        total = MONEY_CONTEXT.add(total, value)
+    return total
 
 
 class Project(models.Model):
@@ -73,10 +107,14 @@ class WorkItem(models.Model):
     unit = models.CharField(max_length=20)
     # Decimal, never float: totals must add up to the cent on printed sheets.
     volume = models.DecimalField(
-        max_digits=18, decimal_places=4, validators=[MinValueValidator(Decimal("0"))]
+        max_digits=18,
+        decimal_places=4,
+        validators=[MinValueValidator(Decimal("0")), exact_in_every_database],
     )
     unit_price = models.DecimalField(
-        max_digits=18, decimal_places=2, validators=[MinValueValidator(Decimal("0"))]
+        max_digits=18,
+        decimal_places=2,
+        validators=[MinValueValidator(Decimal("0")), exact_in_every_database],
     )
     order = models.PositiveIntegerField(default=0)
 
@@ -89,7 +127,7 @@ class WorkItem(models.Model):
 
     @property
     def total(self) -> Decimal:
-        return money(self.volume * self.unit_price)
+        return money(MONEY_CONTEXT.multiply(self.volume, self.unit_price))
 
 
 class ApiToken(models.Model):

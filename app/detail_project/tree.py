@@ -25,7 +25,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from .models import Classification, Project, SubClassification, WorkItem, money
+from .models import Classification, Project, SubClassification, WorkItem, money, money_sum
 
 MAX_NODES = 5000
 
@@ -40,9 +40,9 @@ def _dec(value: Decimal) -> str:
 def project_tree(project: Project) -> dict[str, Any]:
     classifications = project.classifications.prefetch_related("sub_classifications__items")
     out: list[dict[str, Any]] = []
-    project_total = Decimal("0.00")
+    class_totals: list[Decimal] = []
     for cls in classifications:
-        cls_total = Decimal("0.00")
+        sub_totals: list[Decimal] = []
         subs: list[dict[str, Any]] = []
         for sub in cls.sub_classifications.all():
             items = [
@@ -58,12 +58,13 @@ def project_tree(project: Project) -> dict[str, Any]:
                 for item in sub.items.all()
             ]
             # Sum the rounded line totals so the sheet adds up exactly as printed.
-            sub_total = sum((Decimal(i["total"]) for i in items), Decimal("0.00"))
-            cls_total += sub_total
+            sub_total = money_sum(Decimal(i["total"]) for i in items)
+            sub_totals.append(sub_total)
             subs.append(
                 {"id": sub.pk, "name": sub.name, "total": _dec(money(sub_total)), "items": items}
             )
-        project_total += cls_total
+        cls_total = money_sum(sub_totals)
+        class_totals.append(cls_total)
         out.append(
             {
                 "id": cls.pk,
@@ -75,7 +76,7 @@ def project_tree(project: Project) -> dict[str, Any]:
     return {
         "project": {"id": project.pk, "name": project.name},
         "classifications": out,
-        "total": _dec(money(project_total)),
+        "total": _dec(money(money_sum(class_totals))),
     }
 
 
@@ -129,6 +130,10 @@ class _Validator:
             return ""
         if not isinstance(value, str):
             self.add(f"{path}.{key}", "Must be a string.")
+            return ""
+        if "\x00" in value:
+            # PostgreSQL text cannot hold NUL; refuse it everywhere alike.
+            self.add(f"{path}.{key}", "Must not contain NUL characters.")
             return ""
         return value.strip()
 

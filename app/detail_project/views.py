@@ -16,7 +16,7 @@ from .health import run_checks
 @require_GET
 def index(request: HttpRequest) -> HttpResponse:
     """Sets the CSRF cookie so page scripts can POST to session-authenticated API endpoints."""
-    return render(request, "detail_project/index.html", {"app_version": settings.APP_VERSION})
+    return render(request, "detail_project/index.html", {"app_release": settings.APP_RELEASE})
 
 
 @never_cache

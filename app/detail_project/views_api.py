@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import json
-from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -13,9 +12,15 @@ from .models import Project
 from .responses import json_error, not_found
 from .tree import TreeValidationError, parse_tree, project_tree, replace_tree
 
+# Primary keys are signed 64-bit on SQLite and PostgreSQL; a larger id in the
+# URL cannot exist and must not reach the database (it would raise, not miss).
+MAX_ID = 2**63 - 1
+
 
 def _owned_project(request: HttpRequest, project_id: int) -> Project | None:
     """Another user's project is reported missing (404), not forbidden: existence is not leaked."""
+    if project_id > MAX_ID:
+        return None
     return Project.objects.filter(pk=project_id, owner=request.user).first()
 
 
@@ -27,16 +32,11 @@ def list_pekerjaan_tree(request: HttpRequest, project_id: int) -> HttpResponse:
     return JsonResponse(project_tree(project))
 
 
-@api_view(["POST"])
-def list_pekerjaan_save(request: HttpRequest, project_id: int) -> HttpResponse:
+@api_view(["POST"], json_body=True)
+def list_pekerjaan_save(request: HttpRequest, project_id: int, payload: Any) -> HttpResponse:
     project = _owned_project(request, project_id)
     if project is None:
         return not_found()
-    try:
-        # parse_float=Decimal: "0.1" must stay 0.1, not 0.1000000000000000055...
-        payload = json.loads(request.body, parse_float=Decimal)
-    except (ValueError, UnicodeDecodeError):
-        return json_error(400, "invalid_json", "Request body is not valid JSON.")
     try:
         tree = parse_tree(payload)
     except TreeValidationError as exc:

@@ -1,4 +1,4 @@
-"""Session fixtures: one real redis-server and one collectstatic run for the whole suite."""
+"""Session fixtures: real servers (Redis with ACL users, PostgreSQL if installed), static files."""
 
 from __future__ import annotations
 
@@ -13,14 +13,22 @@ from django.conf import settings
 from django.core.management import call_command
 from django.test import override_settings
 
-from tests.helpers import RedisServer, start_redis
+from tests.postgres import PostgresServer, postgres, server_binaries
+from tests.redis_servers import APP_USER, RedisServer, start_redis
+from tests.stack import Seed, host_env, seed
 
 
-def caches_for(url: str, password: str | None) -> dict[str, Any]:
-    """The production CACHES setting with only location and password swapped."""
+def caches_for(
+    url: str, password: str | None, *, username: str | None = APP_USER, **options: Any
+) -> dict[str, Any]:
+    """The production CACHES setting with location, credentials and any options swapped.
+
+    django-redis keeps one pool per URL and process, so a test that needs
+    different pool options must also use a URL no other test uses.
+    """
     caches = copy.deepcopy(settings.CACHES)
     caches["default"]["LOCATION"] = url
-    caches["default"]["OPTIONS"]["PASSWORD"] = password
+    caches["default"]["OPTIONS"].update(USERNAME=username, PASSWORD=password, **options)
     return caches
 
 
@@ -35,7 +43,7 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
 
 @pytest.fixture(scope="session", autouse=True)
 def _use_test_redis(redis_server: RedisServer) -> Iterator[None]:
-    with override_settings(CACHES=caches_for(redis_server.url(), redis_server.password)):
+    with override_settings(CACHES=caches_for(redis_server.url(), redis_server.app_password)):
         yield
 
 
@@ -54,9 +62,25 @@ def _collected_static(static_root: Path) -> Iterator[None]:
 
 @pytest.fixture(autouse=True)
 def _flush_redis(redis_server: RedisServer) -> None:
-    """Rate-limit counters and sessions must not leak from one test into the next."""
+    """Rate-limit logs, sessions and login counters must not leak from one test into the next."""
     if redis_server.running:
         redis_server.client().flushdb()
+
+
+@pytest.fixture(autouse=True)
+def _no_acl_denials(redis_server: RedisServer) -> Iterator[None]:
+    """Every test doubles as a check of config/redis_acl.txt: the app must never be refused.
+
+    Redis records each ACL denial in ACL LOG; a test that provokes denials on
+    purpose resets the log itself.
+    """
+    admin = redis_server.client()
+    admin.acl_log_reset()
+    yield
+    if redis_server.running:
+        denials = admin.acl_log()
+        admin.acl_log_reset()
+        assert denials == [], f"the app's Redis user was refused: {denials}"
 
 
 @pytest.fixture
@@ -96,3 +120,35 @@ def project(owner: Any) -> Any:
     struct = Classification.objects.create(project=proj, name="Pekerjaan Struktur", order=1)
     SubClassification.objects.create(classification=struct, name="Pondasi", order=0)
     return proj
+
+
+@pytest.fixture(scope="session")
+def seeded_sqlite(
+    tmp_path_factory: pytest.TempPathFactory, redis_server: RedisServer, static_root: Path
+) -> tuple[Path, Seed]:
+    """A migrated SQLite file with the test account; tests copy it (stack.copy_database)."""
+    workdir = tmp_path_factory.mktemp("seeded_sqlite")
+    env = host_env(workdir, redis_server, db=15, static_root=static_root)
+    return workdir / "db.sqlite3", seed(env)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    if server_binaries() is None:
+        pytest.skip("PostgreSQL server binaries not installed (Debian package postgresql)")
+    with postgres() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def seeded_postgres(
+    tmp_path_factory: pytest.TempPathFactory,
+    postgres_server: PostgresServer,
+    redis_server: RedisServer,
+    static_root: Path,
+) -> Seed:
+    workdir = tmp_path_factory.mktemp("seeded_postgres")
+    env = host_env(
+        workdir, redis_server, db=15, static_root=static_root, database=postgres_server.env()
+    )
+    return seed(env)

@@ -1,4 +1,4 @@
-"""Process helpers for tests: a real redis-server, gunicorn, and `manage.py` subprocesses.
+"""Process helpers for tests: gunicorn and `manage.py` subprocesses, ports, waiting.
 
 Every process started here is bounded by timeouts and stopped with
 terminate → wait → kill, so a failing test never leaves servers behind.
@@ -22,50 +22,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-import redis
+from config.env import ENV_FILES_VARIABLE, load_contract
 
 APP_DIR = Path(__file__).resolve().parent.parent
 STARTUP_TIMEOUT = 15.0
 
-# Every variable config/settings.py reads; subprocesses start from a copy of the
-# environment with all of these removed so nothing leaks in from the runner.
-SETTINGS_ENV_NAMES = (
-    "DJANGO_ENV_FILE",
-    "SECRET_KEY",
-    "DEBUG",
-    "ALLOWED_HOSTS",
-    "CSRF_TRUSTED_ORIGINS",
-    "APP_VERSION",
-    "DATA_DIR",
-    "SQLITE_PATH",
-    "DB_NAME",
-    "DB_USER",
-    "DB_PASSWORD",
-    "DB_HOST",
-    "DB_PORT",
-    "DB_CONN_MAX_AGE",
-    "REDIS_URL",
-    "REDIS_PASSWORD",
-    "SESSION_ENGINE",
-    "STATIC_ROOT",
-    "MEDIA_ROOT",
-    "SECURE_SSL_REDIRECT",
-    "SESSION_COOKIE_SECURE",
-    "CSRF_COOKIE_SECURE",
-    "SECURE_HSTS_SECONDS",
-    "SECURE_HSTS_INCLUDE_SUBDOMAINS",
-    "SECURE_HSTS_PRELOAD",
-    "SECURE_PROXY_SSL_HEADER_ENABLED",
-    "LOG_LEVEL",
-    "TIME_ZONE",
-    "RATELIMIT_ENABLED",
-    "RATELIMIT_REQUESTS",
-    "RATELIMIT_WINDOW",
-    "RATELIMIT_FAIL_OPEN",
-    "RATELIMIT_TRUST_X_FORWARDED_FOR",
-    "API_TEST_ENABLED",
-    "DJANGO_SETTINGS_MODULE",
-)
+# Every variable the app reads, from its declaration (config/environment.toml);
+# subprocesses start from a copy of the environment with all of these removed
+# so nothing leaks in from the runner.
+SETTINGS_ENV_NAMES = (*load_contract(), "DJANGO_SETTINGS_MODULE")
 
 
 def strong_secret_key() -> str:
@@ -75,19 +40,21 @@ def strong_secret_key() -> str:
 def clean_env(**overrides: str) -> dict[str, str]:
     """The runner's environment minus every settings variable, plus ``overrides``."""
     env = {k: v for k, v in os.environ.items() if k not in SETTINGS_ENV_NAMES}
-    env["DJANGO_ENV_FILE"] = ""  # never read app/.env in tests
+    env[ENV_FILES_VARIABLE] = ""  # never read app/.env in tests
     env["DJANGO_SETTINGS_MODULE"] = "config.settings"
     env.update(overrides)
     return env
 
 
 def _run_app_python(
-    argv: list[str], env: dict[str, str], timeout: float
+    argv: list[str], env: dict[str, str], timeout: float, cwd: Path = APP_DIR
 ) -> subprocess.CompletedProcess[str]:
-    """The test interpreter in app/, output captured: how settings are checked from outside."""
+    """The test interpreter in app/ (or a copy of it), output captured: how settings are
+    checked from outside.
+    """
     return subprocess.run(
         [sys.executable, *argv],
-        cwd=APP_DIR,
+        cwd=cwd,
         env=env,
         capture_output=True,
         text=True,
@@ -97,18 +64,41 @@ def _run_app_python(
 
 
 def run_manage(
-    *args: str, env: dict[str, str], timeout: float = 60
+    *args: str, env: dict[str, str], timeout: float = 60, cwd: Path = APP_DIR
 ) -> subprocess.CompletedProcess[str]:
-    return _run_app_python(["manage.py", *args], env, timeout)
+    return _run_app_python(["manage.py", *args], env, timeout, cwd)
 
 
 def run_python(
-    code: str, *, env: dict[str, str], timeout: float = 60
+    code: str, *, env: dict[str, str], timeout: float = 60, cwd: Path = APP_DIR
 ) -> subprocess.CompletedProcess[str]:
-    return _run_app_python(["-c", code], env, timeout)
+    return _run_app_python(["-c", code], env, timeout, cwd)
 
 
-def _die_with_parent() -> None:
+def copy_of_app(destination: Path) -> Path:
+    """The app's code in a scratch directory, as a release is laid out (no local state),
+    so a test can add a RELEASE file or a .env without touching the working copy.
+    """
+    return Path(
+        shutil.copytree(
+            APP_DIR,
+            destination,
+            ignore=shutil.ignore_patterns(
+                ".env",
+                "RELEASE",
+                "db.sqlite3",
+                "staticfiles",
+                "media",
+                "__pycache__",
+                "tests",
+                ".pytest_cache",
+                ".hypothesis",
+            ),
+        )
+    )
+
+
+def die_with_parent() -> None:
     """Linux PR_SET_PDEATHSIG: if pytest itself is killed, its servers get SIGTERM too."""
     with contextlib.suppress(OSError):  # not glibc: fall back to try/finally cleanup only
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)
@@ -134,81 +124,6 @@ def stop_process(
         proc.wait(timeout=timeout)
 
 
-def redis_binary() -> str:
-    path = shutil.which("redis-server") or "/usr/bin/redis-server"
-    if not Path(path).is_file():
-        raise RuntimeError("redis-server not found: install it (apt-get install redis-server)")
-    return path
-
-
-@dataclass
-class RedisServer:
-    port: int
-    password: str
-    proc: subprocess.Popen[bytes]
-
-    def url(self, db: int = 1) -> str:
-        return f"redis://127.0.0.1:{self.port}/{db}"
-
-    def client(self, db: int = 1) -> redis.Redis:
-        return redis.Redis(
-            host="127.0.0.1",
-            port=self.port,
-            db=db,
-            password=self.password,
-            socket_timeout=5,
-            socket_connect_timeout=5,
-        )
-
-    def stop(self) -> None:
-        stop_process(self.proc)
-
-    @property
-    def running(self) -> bool:
-        return self.proc.poll() is None
-
-
-def start_redis(workdir: Path, attempts: int = 3) -> RedisServer:
-    """Start a throw-away redis-server: loopback only, no persistence, password required."""
-    last_error: Exception | None = None
-    for _ in range(attempts):
-        port = free_port()
-        password = secrets.token_hex(16)
-        proc = subprocess.Popen(
-            [
-                redis_binary(),
-                "--port", str(port),
-                "--bind", "127.0.0.1",
-                "--save", "",
-                "--appendonly", "no",
-                "--requirepass", password,
-                "--dir", str(workdir),
-                "--daemonize", "no",
-                "--protected-mode", "yes",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            preexec_fn=_die_with_parent,  # started from the main thread, before any pool
-        )  # fmt: skip
-        server = RedisServer(port=port, password=password, proc=proc)
-        try:
-            wait_for(lambda s=server: _pings(s), STARTUP_TIMEOUT, "redis-server start")
-            return server
-        except Exception as exc:  # port taken between free_port() and bind: retry
-            last_error = exc
-            server.stop()
-    raise RuntimeError(f"could not start redis-server: {last_error}")
-
-
-def _pings(server: RedisServer) -> bool:
-    if not server.running:
-        raise RuntimeError("redis-server exited")
-    try:
-        return bool(server.client().ping())
-    except redis.RedisError:
-        return False
-
-
 def wait_for(predicate: object, timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -231,8 +146,14 @@ class GunicornServer:
 
 
 @contextlib.contextmanager
-def gunicorn(env: dict[str, str], workers: int = 4) -> Iterator[GunicornServer]:
-    """Run ``config.wsgi:application`` under gunicorn on a free loopback port; always stop it."""
+def gunicorn(
+    env: dict[str, str], workers: int = 4, forwarded_allow_ips: str = ""
+) -> Iterator[GunicornServer]:
+    """Run ``config.wsgi:application`` under gunicorn on a free loopback port; always stop it.
+
+    ``forwarded_allow_ips`` is what the deployment sets it to (TRUSTED_PROXIES);
+    gunicorn's own default would trust X-Forwarded-Proto from loopback.
+    """
     port = free_port()
     with tempfile.TemporaryFile() as log:
         proc = subprocess.Popen(
@@ -243,12 +164,13 @@ def gunicorn(env: dict[str, str], workers: int = 4) -> Iterator[GunicornServer]:
                 "--timeout", "30",
                 "--graceful-timeout", "5",
                 "--log-level", "info",
+                "--forwarded-allow-ips", forwarded_allow_ips,
             ],
             cwd=APP_DIR,
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
-            preexec_fn=_die_with_parent,  # started from the main thread, before any pool
+            preexec_fn=die_with_parent,  # started from the main thread, before any pool
         )  # fmt: skip
         try:
             yield GunicornServer(base_url=f"http://127.0.0.1:{port}", proc=proc, log=log)

@@ -14,17 +14,19 @@ for _name in SETTINGS_ENV_NAMES:
 
 os.environ.update(
     {
-        "DJANGO_ENV_FILE": "",
+        "AHSP_ENV_FILES": "",
         "DEBUG": "false",
         "SECRET_KEY": strong_secret_key(),
         "ALLOWED_HOSTS": "testserver,localhost,127.0.0.1",
-        "APP_VERSION": "test-1.2.3",
         "REDIS_URL": "redis://127.0.0.1:9/1",
         "LOG_LEVEL": "WARNING",
     }
 )
 
 from config.settings import *  # noqa: E402, F403
+
+# The release id a build would have written to app/RELEASE.
+APP_RELEASE = "test-1.2.3"
 
 # Password hashing strength is not under test; PBKDF2 would dominate the run time.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -98,7 +98,7 @@ def test_get_then_post_round_trips(
     assert strip_ids(response.json()) == strip_ids(before)
 
 
-@pytest.mark.parametrize("body", ["{not json", b"\xff\xfe", ""])
+@pytest.mark.parametrize("body", ["{not json", b"\xff\xfe", b"\xef\xbb\xbf{}", "[1,]"])
 def test_bad_json_is_400_and_changes_nothing(
     client: Client, project: Any, bearer: dict[str, str], body: Any
 ) -> None:

@@ -1,4 +1,4 @@
-"""/health/ and `manage.py healthcheck`: contract, Redis outage, no leaks."""
+"""/health/ and `manage.py healthcheck`: contract, cost per probe, Redis outage, no leaks."""
 
 from __future__ import annotations
 
@@ -10,17 +10,12 @@ from pathlib import Path
 
 import pytest
 from django.core.management import call_command
+from django.db.backends.signals import connection_created
 from django.test import Client, override_settings
 
 from tests.conftest import caches_for
-from tests.helpers import (
-    RedisServer,
-    clean_env,
-    free_port,
-    run_manage,
-    start_redis,
-    strong_secret_key,
-)
+from tests.helpers import clean_env, free_port, run_manage, strong_secret_key
+from tests.redis_servers import RedisServer, redis_env, start_redis
 
 pytestmark = pytest.mark.django_db
 
@@ -42,7 +37,7 @@ def test_health_ok(client: Client) -> None:
     assert response.status_code == 200
     assert response.json() == {
         "status": "ok",
-        "checks": {"database": "ok", "cache": "ok", "redis": "ok"},
+        "checks": {"database": "ok", "redis": "ok"},
         "version": "test-1.2.3",
     }
     assert "no-cache" in response["Cache-Control"]
@@ -80,11 +75,41 @@ def test_health_reuses_the_pool(client: Client, redis_server: RedisServer) -> No
     assert after - before <= 1  # ours (the info call) at most; the app opened none
 
 
+def test_health_is_one_redis_write_and_no_new_database_connection(
+    client: Client, redis_server: RedisServer
+) -> None:
+    """The Redis check is a single SET (a write, so a read-only Redis fails it); the
+    database probe keeps its own connection open across probes.
+    """
+    opened: list[object] = []
+
+    def count(sender: object, connection: object, **kwargs: object) -> None:
+        opened.append(connection)
+
+    r = redis_server.client()
+    assert client.get("/health/").status_code == 200  # the probe thread connects once
+    r.config_resetstat()
+    connection_created.connect(count)
+    try:
+        for _ in range(20):
+            assert client.get("/health/").status_code == 200
+    finally:
+        connection_created.disconnect(count)
+    calls = {
+        name.removeprefix("cmdstat_"): v["calls"]
+        for name, v in r.info("commandstats").items()
+        if not name.startswith(("cmdstat_config", "cmdstat_info"))
+    }
+    assert calls == {"set": 20}
+    assert opened == []
+    assert r.pttl("ahsp:health") > 0  # the probe key expires by itself
+
+
 def test_health_503_when_redis_stops(
     own_redis: RedisServer, caplog: pytest.LogCaptureFixture
 ) -> None:
     client = Client(raise_request_exception=False)  # a 500 must show up as a status, not hide
-    with override_settings(CACHES=caches_for(own_redis.url(), own_redis.password)):
+    with override_settings(CACHES=caches_for(own_redis.url(), own_redis.app_password)):
         assert client.get("/health/").status_code == 200
         assert client.get("/api/test/").status_code == 200
 
@@ -97,7 +122,7 @@ def test_health_503_when_redis_stops(
         assert response.status_code == 503
         assert response.json() == {
             "status": "error",
-            "checks": {"database": "ok", "cache": "error", "redis": "error"},
+            "checks": {"database": "ok", "redis": "error"},
             "version": "test-1.2.3",
         }
         text = response.content.decode()
@@ -131,19 +156,18 @@ def test_healthcheck_command_exit_codes_in_subprocess(
     base = {
         "SECRET_KEY": strong_secret_key(),
         "SQLITE_PATH": str(tmp_path / "db.sqlite3"),
-        "REDIS_PASSWORD": redis_server.password,
-        "APP_VERSION": "9.9.9",
+        **redis_env(redis_server),
     }
-    healthy = run_manage("healthcheck", env=clean_env(REDIS_URL=redis_server.url(), **base))
+    healthy = run_manage("healthcheck", env=clean_env(**base))
     assert healthy.returncode == 0, healthy.stderr
     assert json.loads(healthy.stdout) == {
         "status": "ok",
-        "checks": {"database": "ok", "cache": "ok", "redis": "ok"},
-        "version": "9.9.9",
+        "checks": {"database": "ok", "redis": "ok"},
+        "version": "dev",  # no RELEASE file in a working copy
     }
 
     dead = f"redis://127.0.0.1:{free_port()}/1"
-    unhealthy = run_manage("healthcheck", env=clean_env(REDIS_URL=dead, **base))
+    unhealthy = run_manage("healthcheck", env=clean_env(**{**base, "REDIS_URL": dead}))
     assert unhealthy.returncode == 1
     body = json.loads(unhealthy.stdout)
     assert body["status"] == "error"

@@ -1,4 +1,8 @@
-"""Settings from the environment, checked in fresh subprocesses as systemd would start them."""
+"""Settings as a deployed host gets them, checked in fresh subprocesses.
+
+Deployed hosts pass nothing but ``AHSP_ENV_FILES``; the values come from the
+files the Ansible role renders, in the format of test_env.render_line.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import clean_env, run_manage, run_python, strong_secret_key
+from tests.helpers import clean_env, copy_of_app, run_manage, run_python, strong_secret_key
+from tests.test_env import NASTY_VALUES, write_env
 
 pytestmark = pytest.mark.slow
 
@@ -20,6 +25,7 @@ print(json.dumps({
     "DEBUG": s.DEBUG,
     "ALLOWED_HOSTS": s.ALLOWED_HOSTS,
     "CSRF_TRUSTED_ORIGINS": s.CSRF_TRUSTED_ORIGINS,
+    "TRUSTED_PROXIES": s.TRUSTED_PROXIES,
     "DATABASES": s.DATABASES["default"],
     "CACHES": s.CACHES,
     "SESSION_ENGINE": s.SESSION_ENGINE,
@@ -29,37 +35,45 @@ print(json.dumps({
     "SECURE_PROXY_SSL_HEADER": s.SECURE_PROXY_SSL_HEADER,
     "SECURE_REDIRECT_EXEMPT": s.SECURE_REDIRECT_EXEMPT,
     "RATELIMIT": [s.RATELIMIT_ENABLED, s.RATELIMIT_REQUESTS, s.RATELIMIT_WINDOW,
-                  s.RATELIMIT_FAIL_OPEN, s.RATELIMIT_TRUST_X_FORWARDED_FOR],
+                  s.RATELIMIT_FAIL_OPEN],
+    "AXES": [s.AXES_FAILURE_LIMIT, s.AXES_COOLOFF_TIME.total_seconds(),
+             s.AXES_LOCKOUT_PARAMETERS, s.AXES_HANDLER],
     "API_TEST_ENABLED": s.API_TEST_ENABLED,
-    "APP_VERSION": s.APP_VERSION,
+    "APP_RELEASE": s.APP_RELEASE,
     "LOG_LEVEL": s.LOGGING["root"]["level"],
+    "ENV_FILES": s.ENV_FILES,
 }, default=str))
 """
 
 
+def production_values(tmp_path: Path) -> dict[str, str]:
+    """What the Ansible role writes for a host (SQLite stands in for PostgreSQL)."""
+    return {
+        "DEBUG": "false",
+        "ALLOWED_HOSTS": "ahsp.example.com,127.0.0.1,localhost",
+        "CSRF_TRUSTED_ORIGINS": "https://ahsp.example.com",
+        "TRUSTED_PROXIES": "10.0.0.0/8,192.0.2.10",
+        "SQLITE_PATH": str(tmp_path / "db.sqlite3"),
+        "REDIS_URL": "redis://127.0.0.1:6379/1",
+        "SECURE_SSL_REDIRECT": "true",
+        "SESSION_COOKIE_SECURE": "true",
+        "CSRF_COOKIE_SECURE": "true",
+        "SECURE_HSTS_SECONDS": "31536000",
+        "SECURE_HSTS_INCLUDE_SUBDOMAINS": "true",
+        "SECURE_HSTS_PRELOAD": "true",
+        "API_TEST_ENABLED": "false",
+    }
+
+
 def production_env(tmp_path: Path, **extra: str) -> dict[str, str]:
-    """What the Ansible-rendered EnvironmentFile gives a host (SQLite stands in for PostgreSQL)."""
-    base = dict(
-        SECRET_KEY=strong_secret_key(),
-        DEBUG="false",
-        ALLOWED_HOSTS="ahsp.example.com,127.0.0.1,localhost",
-        CSRF_TRUSTED_ORIGINS="https://ahsp.example.com",
-        SQLITE_PATH=str(tmp_path / "db.sqlite3"),
-        REDIS_URL="redis://127.0.0.1:6379/1",
-        SECURE_SSL_REDIRECT="true",
-        SESSION_COOKIE_SECURE="true",
-        CSRF_COOKIE_SECURE="true",
-        SECURE_HSTS_SECONDS="31536000",
-        SECURE_HSTS_INCLUDE_SUBDOMAINS="true",
-        SECURE_HSTS_PRELOAD="true",
-        SECURE_PROXY_SSL_HEADER_ENABLED="true",
-        API_TEST_ENABLED="false",
-    )
-    return clean_env(**{**base, **extra})
+    """The two env files of a host and a process environment holding only their paths."""
+    app_env = write_env(tmp_path / "app.env", {**production_values(tmp_path), **extra})
+    secrets_env = write_env(tmp_path / "secrets.env", {"SECRET_KEY": strong_secret_key()})
+    return clean_env(AHSP_ENV_FILES=f"{app_env}:{secrets_env}")
 
 
-def dump(env: dict[str, str]) -> dict[str, Any]:
-    result = run_python(DUMP, env=env)
+def dump(env: dict[str, str], cwd: Path | None = None) -> dict[str, Any]:
+    result = run_python(DUMP, env=env) if cwd is None else run_python(DUMP, env=env, cwd=cwd)
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
 
@@ -81,6 +95,14 @@ def test_check_deploy_flags_missing_hardening(tmp_path: Path) -> None:
     assert "security.W012" in result.stderr
 
 
+def test_unknown_names_in_env_files_fail_the_deploy_check(tmp_path: Path) -> None:
+    env = production_env(tmp_path, RATELIMIT_REQUEST="20")  # missing S
+    result = run_manage("check", "--deploy", "--fail-level", "WARNING", env=env)
+    assert result.returncode != 0
+    assert "ahsp.W001" in result.stderr
+    assert "RATELIMIT_REQUEST" in result.stderr
+
+
 @pytest.mark.parametrize(
     ("secret", "reason"),
     [
@@ -92,8 +114,9 @@ def test_check_deploy_flags_missing_hardening(tmp_path: Path) -> None:
     ],
 )
 def test_weak_secret_key_stops_startup(tmp_path: Path, secret: str | None, reason: str) -> None:
-    env = production_env(tmp_path)
-    env.pop("SECRET_KEY")
+    env = clean_env(
+        AHSP_ENV_FILES=str(write_env(tmp_path / "app.env", production_values(tmp_path)))
+    )
     if secret is not None:
         env["SECRET_KEY"] = secret
     result = run_manage("check", env=env)
@@ -103,7 +126,8 @@ def test_weak_secret_key_stops_startup(tmp_path: Path, secret: str | None, reaso
 
 
 def test_weak_secret_key_stops_the_wsgi_app_too(tmp_path: Path) -> None:
-    env = production_env(tmp_path, SECRET_KEY="too-short")
+    env = production_env(tmp_path)
+    env["SECRET_KEY"] = "too-short"  # the process environment wins over secrets.env
     result = run_python("import config.wsgi", env=env)
     assert result.returncode != 0
     assert "SECRET_KEY is too short" in result.stderr
@@ -115,12 +139,46 @@ def test_debug_allows_a_development_key(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
 
 
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("DEBUG", "maybe", "DEBUG='maybe' is not a boolean"),
+        ("RATELIMIT_WINDOW", "60s", "RATELIMIT_WINDOW='60s' is not an integer"),
+        ("RATELIMIT_WINDOW", "0", "must be at least 1"),
+        ("TRUSTED_PROXIES", "10.0.0.0/8,proxy.example", "TRUSTED_PROXIES entry 'proxy.example'"),
+        ("REDIS_URL", "redis://app:pw@127.0.0.1:6379/1", "must not contain credentials"),
+        ("REDIS_URL", "http://127.0.0.1/1", "redis://HOST:PORT/DB"),
+        ("REDIS_SENTINELS", "sentinel.example", "not HOST:PORT"),
+        ("LOG_LEVEL", "LOUD", "LOG_LEVEL must be one of"),
+        ("SESSION_ENGINE", "django.contrib.sessions.backends.db", "SESSION_ENGINE must be one"),
+    ],
+)
+def test_bad_values_stop_startup_naming_the_variable(
+    tmp_path: Path, name: str, value: str, message: str
+) -> None:
+    result = run_manage("check", env=production_env(tmp_path, **{name: value}))
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr
+    assert message in result.stderr
+
+
+def test_missing_env_file_stops_startup_naming_it(tmp_path: Path) -> None:
+    env = production_env(tmp_path)
+    env["AHSP_ENV_FILES"] += f":{tmp_path / 'typo.env'}"
+    result = run_manage("check", env=env)
+    assert result.returncode != 0
+    assert str(tmp_path / "typo.env") in result.stderr
+
+
 @pytest.mark.parametrize("value", [None, "", " , "])
 def test_unset_or_blank_allowed_hosts_is_an_empty_list(tmp_path: Path, value: str | None) -> None:
-    env = production_env(tmp_path)
-    env.pop("ALLOWED_HOSTS")
+    values = production_values(tmp_path)
+    values.pop("ALLOWED_HOSTS")
     if value is not None:
-        env["ALLOWED_HOSTS"] = value
+        values["ALLOWED_HOSTS"] = value
+    env = clean_env(
+        AHSP_ENV_FILES=str(write_env(tmp_path / "app.env", values)), SECRET_KEY=strong_secret_key()
+    )
     assert dump(env)["ALLOWED_HOSTS"] == []
 
 
@@ -129,20 +187,23 @@ def test_production_values_are_parsed(tmp_path: Path) -> None:
         tmp_path,
         ALLOWED_HOSTS=" a.example , b.example ,",
         REDIS_URL="redis://10.0.0.5:6380/3",
+        REDIS_USERNAME="ahsp",
         REDIS_PASSWORD="s3cret",
         STATIC_ROOT="/srv/ahsp/static",
         MEDIA_ROOT="/srv/ahsp/media",
-        APP_VERSION="1.4.0",
         LOG_LEVEL="debug",
         RATELIMIT_REQUESTS="20",
         RATELIMIT_WINDOW="30",
         RATELIMIT_FAIL_OPEN="false",
+        LOGIN_FAILURE_LIMIT="7",
+        LOGIN_LOCKOUT_SECONDS="120",
         SESSION_ENGINE="django.contrib.sessions.backends.cached_db",
     )
     s = dump(env)
     assert s["DEBUG"] is False
     assert s["ALLOWED_HOSTS"] == ["a.example", "b.example"]
     assert s["CSRF_TRUSTED_ORIGINS"] == ["https://ahsp.example.com"]
+    assert s["TRUSTED_PROXIES"] == ["10.0.0.0/8", "192.0.2.10"]
     assert s["CACHES"] == {
         "default": {
             "BACKEND": "django_redis.cache.RedisCache",
@@ -151,37 +212,69 @@ def test_production_values_are_parsed(tmp_path: Path) -> None:
             "TIMEOUT": 300,
             "OPTIONS": {
                 "CLIENT_CLASS": "django_redis.client.DefaultClient",
+                "USERNAME": "ahsp",
                 "PASSWORD": "s3cret",
-                "CONNECTION_POOL_KWARGS": {"max_connections": 50, "retry_on_timeout": True},
-                "SOCKET_CONNECT_TIMEOUT": 5,
-                "SOCKET_TIMEOUT": 5,
+                "SOCKET_CONNECT_TIMEOUT": 0.25,
+                "SOCKET_TIMEOUT": 0.5,
+                "CONNECTION_POOL_CLASS": "detail_project.redis_pool.BreakerConnectionPool",
+                "CONNECTION_POOL_KWARGS": {"max_connections": 50, "breaker_seconds": 5.0},
             },
         }
     }
     assert s["SESSION_ENGINE"] == "django.contrib.sessions.backends.cached_db"
     assert s["STATIC_ROOT"] == "/srv/ahsp/static"
     assert s["MEDIA_ROOT"] == "/srv/ahsp/media"
-    assert s["SECURE_PROXY_SSL_HEADER"] == ["HTTP_X_FORWARDED_PROTO", "https"]
+    assert s["SECURE_PROXY_SSL_HEADER"] is None  # never: see detail_project/proxies.py
     assert s["SECURE_REDIRECT_EXEMPT"] == ["^health/$", "^health/live/$"]
-    assert s["RATELIMIT"] == [True, 20, 30, False, False]
+    assert s["RATELIMIT"] == [True, 20, 30, False]
+    assert s["AXES"] == [
+        7,
+        120.0,
+        ["ip_address", "username"],
+        "axes.handlers.cache.AxesCacheHandler",
+    ]
     assert s["API_TEST_ENABLED"] is False
-    assert s["APP_VERSION"] == "1.4.0"
     assert s["LOG_LEVEL"] == "DEBUG"
+    assert s["ENV_FILES"] == [str(tmp_path / "app.env"), str(tmp_path / "secrets.env")]
+
+
+def test_sentinel_mode(tmp_path: Path) -> None:
+    env = production_env(
+        tmp_path,
+        REDIS_URL="redis://ahsp/1",
+        REDIS_SENTINELS="10.0.0.7:26379, [2001:db8::7]:26380",
+        REDIS_SENTINEL_USERNAME="ahsp",
+        REDIS_SENTINEL_PASSWORD="sentinel-secret",
+    )
+    options = dump(env)["CACHES"]["default"]["OPTIONS"]
+    assert options["CONNECTION_FACTORY"] == "detail_project.redis_pool.SentinelConnectionFactory"
+    assert options["CONNECTION_POOL_CLASS"] == (
+        "detail_project.redis_pool.BreakerSentinelConnectionPool"
+    )
+    assert options["SENTINELS"] == [["10.0.0.7", 26379], ["2001:db8::7", 26380]]
+    assert options["SENTINEL_KWARGS"] == {"username": "ahsp", "password": "sentinel-secret"}
+    assert options["CLIENT_CLASS"] == "django_redis.client.DefaultClient"
 
 
 def test_defaults(tmp_path: Path) -> None:
     s = dump(clean_env(SECRET_KEY=strong_secret_key(), DATA_DIR=str(tmp_path)))
     assert s["DEBUG"] is False
     assert s["ALLOWED_HOSTS"] == []
+    assert s["TRUSTED_PROXIES"] == []
     assert s["DATABASES"]["ENGINE"] == "django.db.backends.sqlite3"
     assert s["DATABASES"]["NAME"] == str(tmp_path / "db.sqlite3")
+    assert s["MEDIA_ROOT"] == str(tmp_path / "media")
     assert s["CACHES"]["default"]["LOCATION"] == "redis://127.0.0.1:6379/1"
     assert s["CACHES"]["default"]["OPTIONS"]["PASSWORD"] is None
+    assert s["CACHES"]["default"]["OPTIONS"]["USERNAME"] is None
     assert s["SESSION_ENGINE"] == "django.contrib.sessions.backends.cache"
     assert s["SECURE_PROXY_SSL_HEADER"] is None
-    assert s["RATELIMIT"] == [True, 10, 60, True, False]
+    assert s["RATELIMIT"] == [True, 10, 60, True]
+    assert s["AXES"][:2] == [5, 900.0]
     assert s["API_TEST_ENABLED"] is True
     assert s["LOG_LEVEL"] == "INFO"
+    assert s["APP_RELEASE"] == "dev"
+    assert s["ENV_FILES"] == []
 
 
 def test_db_host_selects_postgresql(tmp_path: Path) -> None:
@@ -192,20 +285,52 @@ def test_db_host_selects_postgresql(tmp_path: Path) -> None:
         DB_USER="ahsp",
         DB_PASSWORD="pw",
         DB_PORT="5433",
+        DB_CONNECT_TIMEOUT="3",
     )
     db = dump(env)["DATABASES"]
     assert db["ENGINE"] == "django.db.backends.postgresql"
     assert (db["NAME"], db["USER"], db["PASSWORD"], db["HOST"], db["PORT"]) == (
-        "ahsp_prod", "ahsp", "pw", "db.internal", "5433",
+        "ahsp_prod", "ahsp", "pw", "db.internal", 5433,
     )  # fmt: skip
+    assert db["OPTIONS"] == {"connect_timeout": 3}
+    assert db["CONN_MAX_AGE"] == 60
 
 
-def test_dot_env_file_is_read_but_real_environment_wins(tmp_path: Path) -> None:
-    dot_env = tmp_path / ".env"
-    dot_env.write_text(
-        f"SECRET_KEY={strong_secret_key()}\nAPP_VERSION=from-file\nLOG_LEVEL=ERROR\n"
+def test_rendered_nasty_values_reach_the_settings_unchanged(tmp_path: Path) -> None:
+    """The role's file format, end to end: one subprocess, every awkward value at once."""
+    values = {f"nasty{i}": v for i, v in enumerate(NASTY_VALUES)}
+    joined = "\x1f".join(values.values())  # a separator no value contains
+    env = production_env(
+        tmp_path,
+        DB_HOST="db.internal",
+        DB_PASSWORD=joined,
+        CSRF_TRUSTED_ORIGINS="https://a,https://b",
     )
-    env = clean_env(DJANGO_ENV_FILE=str(dot_env), LOG_LEVEL="WARNING", DATA_DIR=str(tmp_path))
     s = dump(env)
-    assert s["APP_VERSION"] == "from-file"
+    assert s["DATABASES"]["PASSWORD"].split("\x1f") == list(values.values())
+    assert s["CSRF_TRUSTED_ORIGINS"] == ["https://a", "https://b"]
+
+
+def test_process_environment_wins_over_the_files(tmp_path: Path) -> None:
+    env = production_env(tmp_path, LOG_LEVEL="ERROR", TIME_ZONE="Asia/Jakarta")
+    env["LOG_LEVEL"] = "WARNING"
+    s = dump(env)
     assert s["LOG_LEVEL"] == "WARNING"
+
+
+def test_release_file_and_local_dot_env_in_a_release_directory(tmp_path: Path) -> None:
+    """A release has RELEASE next to manage.py; without AHSP_ENV_FILES its .env is read."""
+    release = copy_of_app(tmp_path / "release")
+    (release / "RELEASE").write_text("3f2a9c1b7d4e\n")
+    write_env(release / ".env", {"SECRET_KEY": strong_secret_key(), "LOG_LEVEL": "ERROR"})
+    env = clean_env(DATA_DIR=str(tmp_path))
+    env.pop("AHSP_ENV_FILES")
+    s = dump(env, cwd=release)
+    assert s["APP_RELEASE"] == "3f2a9c1b7d4e"
+    assert s["LOG_LEVEL"] == "ERROR"
+    assert s["ENV_FILES"] == [str(release / ".env")]
+
+    (release / "RELEASE").write_text("\n")
+    result = run_python(DUMP, env=env, cwd=release)
+    assert result.returncode != 0
+    assert "RELEASE must hold the release id on one line" in result.stderr

@@ -1,0 +1,124 @@
+"""Who the client is and whether it used HTTPS, believing forwarded headers only from our proxies.
+
+``X-Forwarded-For`` and ``X-Forwarded-Proto`` are plain request headers: any
+client can send them. They mean something only when the TCP peer
+(``REMOTE_ADDR``) is one of ``TRUSTED_PROXIES``, because then our proxy wrote or
+appended them. The rate limiter, login throttling and Django's HTTPS checks all
+use the answers from here, so one rule decides for all three.
+
+Django's own ``SECURE_PROXY_SSL_HEADER`` is not used: it believes the header
+from whichever peer sends it.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Callable
+from functools import lru_cache
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.http import HttpRequest, HttpResponse
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+_CLIENT_ATTR = "_client_ip"
+
+
+@lru_cache(maxsize=8)
+def trusted_networks(entries: tuple[str, ...]) -> tuple[Network, ...]:
+    """Parse once per distinct setting value (tests override the setting)."""
+    networks = []
+    for entry in entries:
+        try:
+            networks.append(ipaddress.ip_network(entry, strict=False))
+        except ValueError as exc:
+            raise ImproperlyConfigured(f"TRUSTED_PROXIES entry {entry!r}: {exc}") from exc
+    return tuple(networks)
+
+
+def parse_address(text: str) -> IPAddress | None:
+    """An address as proxies write it: bare, ``v4:port`` or ``[v6]:port``; IPv4-mapped
+    IPv6 is unwrapped so ``::ffff:10.0.0.1`` matches a ``10.0.0.0/8`` entry.
+    """
+    text = text.strip()
+    if text.startswith("["):
+        text = text[1 : text.find("]")] if "]" in text else ""
+    elif text.count(":") == 1:
+        text = text.split(":", 1)[0]
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        return address.ipv4_mapped
+    return address
+
+
+def is_trusted(address: IPAddress | None) -> bool:
+    if address is None:
+        return False
+    return any(address in network for network in trusted_networks(tuple(settings.TRUSTED_PROXIES)))
+
+
+def _forwarded_client(peer: IPAddress, header: str) -> IPAddress:
+    """Walk X-Forwarded-For from the right, skipping our proxies: the first other hop is the client.
+
+    Entries left of that hop were written by the client itself and are never
+    believed. An entry that is not an address stops the walk at the last hop
+    we can vouch for.
+    """
+    client = peer
+    for entry in reversed(header.split(",")):
+        address = parse_address(entry)
+        if address is None:
+            break
+        client = address
+        if not is_trusted(address):
+            break
+    return client
+
+
+def client_ip(request: HttpRequest) -> str:
+    """The client address for limits and lockouts (also django-axes' AXES_CLIENT_IP_CALLABLE)."""
+    cached = getattr(request, _CLIENT_ATTR, None)
+    if cached is not None:
+        return cached
+    remote = request.META.get("REMOTE_ADDR", "")
+    peer = parse_address(remote)
+    if peer is None:
+        result = remote or "unknown"
+    elif is_trusted(peer) and request.META.get("HTTP_X_FORWARDED_FOR"):
+        result = str(_forwarded_client(peer, request.META["HTTP_X_FORWARDED_FOR"]))
+    else:
+        result = str(peer)
+    setattr(request, _CLIENT_ATTR, result)
+    return result
+
+
+def forwarded_scheme(request: HttpRequest) -> str | None:
+    """``http``/``https`` from a trusted proxy's X-Forwarded-Proto (right-most value), else None."""
+    header = request.META.get("HTTP_X_FORWARDED_PROTO", "")
+    if not header or not is_trusted(parse_address(request.META.get("REMOTE_ADDR", ""))):
+        return None
+    value = header.split(",")[-1].strip().lower()
+    return value if value in ("http", "https") else None
+
+
+class TrustedProxyMiddleware:
+    """First in MIDDLEWARE: sets the request scheme a trusted proxy reports, so
+    SecurityMiddleware's HTTPS redirect, secure cookies and CSRF origin checks
+    see the client's scheme. From any other peer the header changes nothing.
+
+    The scheme lives in the WSGI environ (``request.META``), which is where
+    ``request.scheme`` and ``request.is_secure()`` read it from.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        scheme = forwarded_scheme(request)
+        if scheme is not None:
+            request.META["wsgi.url_scheme"] = scheme
+        return self.get_response(request)
