@@ -22,6 +22,8 @@ that follows either works or fails in connect(), which counts.
 
 from __future__ import annotations
 
+import contextlib
+import time
 from typing import Any
 
 from django_redis.pool import SentinelConnectionFactory as _DjangoRedisSentinelFactory
@@ -36,6 +38,7 @@ from redis.sentinel import SentinelConnectionPool, SentinelManagedConnection
 from .breaker import CircuitBreaker, CircuitOpen
 
 DEFAULT_BREAKER_SECONDS = 5.0
+MASTER_CHECK_SECONDS = 1.0
 
 
 class CircuitOpenError(RedisConnectionError):
@@ -129,7 +132,15 @@ class BreakerConnectionPool(ConnectionPool):
 
 
 class BreakerSentinelConnectionPool(SentinelConnectionPool):
-    """The same for a Sentinel-managed master: the master lookup is part of connect()."""
+    """The same for a Sentinel-managed master: the master lookup is part of connect().
+
+    redis-py asks Sentinel for the master only when it opens a connection, so
+    a pooled connection would keep writing to a demoted master until Sentinel
+    gets round to reconfiguring it (about ten seconds), and those writes would
+    be lost. The pool therefore re-asks Sentinel at most once per
+    ``MASTER_CHECK_SECONDS`` when a connection is checked out; when the
+    answer changed, redis-py drops the idle connections to the old master.
+    """
 
     def __init__(
         self,
@@ -145,6 +156,16 @@ class BreakerSentinelConnectionPool(SentinelConnectionPool):
             self.connection_kwargs, breaker_seconds, f"Redis (Sentinel service {service_name})"
         )
         self.connection_kwargs["breaker"] = self.breaker
+        self._next_master_check = 0.0
+
+    def get_connection(self, *args: Any, **kwargs: Any) -> Any:
+        now = time.monotonic()
+        if now >= self._next_master_check and not self.breaker.is_open:
+            self._next_master_check = now + MASTER_CHECK_SECONDS
+            # On failure connect() asks again, and a real outage opens the breaker there.
+            with contextlib.suppress(RedisConnectionError, RedisTimeoutError):
+                self.get_master_address()
+        return super().get_connection(*args, **kwargs)
 
 
 class SentinelConnectionFactory(_DjangoRedisSentinelFactory):

@@ -1,0 +1,139 @@
+"""A hung backend (SIGSTOP: connections accepted, nothing ever answered), over real HTTP.
+
+Redis hung: /api/test/ answers within 1 s by the fail policy, /health/ says 503
+within 2 s, pages that need only the database keep working; after SIGCONT
+everything recovers without a restart. PostgreSQL hung: /health/ still says
+503 within 2 s. The measured seconds are recorded as test properties
+(``--junitxml`` shows them).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.helpers import gunicorn, wait_for
+from tests.httpclient import request
+from tests.postgres import PostgresServer
+from tests.redis_servers import RedisServer, start_redis
+from tests.stack import Seed, copy_database, host_env, wait_healthy
+
+pytestmark = pytest.mark.slow
+
+BREAKER_SECONDS = "1.0"  # short, so the recovery half of the test is quick
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
+    """A redis-server this test may freeze without hurting the shared one."""
+    server = start_redis(tmp_path)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def test_hung_redis(
+    own_redis: RedisServer,
+    static_root: Path,
+    tmp_path: Path,
+    seeded_sqlite: tuple[Path, Seed],
+    record_property: Any,
+) -> None:
+    template, seed = seeded_sqlite
+    database = {"SQLITE_PATH": str(copy_database(template, tmp_path))}
+    common = dict(static_root=static_root, database=database, RATELIMIT_REQUESTS="1000")
+    (tmp_path / "open").mkdir()
+    (tmp_path / "closed").mkdir()
+    fail_open = host_env(
+        tmp_path / "open", own_redis, db=1, **common, REDIS_BREAKER_SECONDS=BREAKER_SECONDS
+    )
+    fail_closed = host_env(
+        tmp_path / "closed", own_redis, db=2, **common,
+        REDIS_BREAKER_SECONDS=BREAKER_SECONDS, RATELIMIT_FAIL_OPEN="false",
+    )  # fmt: skip
+    tree = f"/api/project/{seed.project_id}/list-pekerjaan/tree/"
+    bearer = {"Authorization": f"Bearer {seed.token}"}
+
+    with gunicorn(fail_open, workers=2) as opened, gunicorn(fail_closed, workers=2) as closed:
+        wait_healthy(opened)
+        wait_healthy(closed)
+        for server in (opened, closed):  # every worker holds a pooled connection
+            for _ in range(6):
+                assert request(server.base_url, "/api/test/").status == 200
+
+        own_redis.pause()
+        try:
+            api_open = [request(opened.base_url, "/api/test/") for _ in range(6)]
+            api_closed = [request(closed.base_url, "/api/test/") for _ in range(6)]
+            health = [request(opened.base_url, "/health/") for _ in range(4)]
+            live = request(opened.base_url, "/health/live/")
+            tree_open = request(opened.base_url, tree, headers=bearer)
+        finally:
+            own_redis.resume()
+
+        # Recovery without a restart: the breaker lets a probe through and it succeeds.
+        resumed = time.monotonic()
+        wait_for(lambda: request(opened.base_url, "/health/").status == 200, 10, "/health/ 200")
+        recovered_after = time.monotonic() - resumed
+        limited = request(opened.base_url, "/api/test/")
+        log = opened.log_text() + closed.log_text()
+
+    assert [r.status for r in api_open] == [200] * 6, log
+    assert all(json.loads(r.body) == {"status": "ok"} for r in api_open)
+    assert max(r.seconds for r in api_open) < 1.0
+    assert [r.status for r in api_closed] == [503] * 6
+    assert all(json.loads(r.body)["error"] == "rate_limiter_unavailable" for r in api_closed)
+    assert max(r.seconds for r in api_closed) < 1.0
+    assert [r.status for r in health] == [503] * 4
+    assert all(json.loads(r.body)["checks"] == {"database": "ok", "redis": "error"} for r in health)
+    assert max(r.seconds for r in health) < 2.0
+    assert (live.status, live.seconds < 1.0) == (200, True)
+    assert tree_open.status == 200
+    assert json.loads(tree_open.body)["project"]["id"] == seed.project_id
+    assert tree_open.seconds < 1.0
+    assert "X-RateLimit-Remaining" in limited.headers  # the limiter decides again
+    record_property("hung_redis_api_test_max_s", round(max(r.seconds for r in api_open), 3))
+    record_property("hung_redis_api_closed_max_s", round(max(r.seconds for r in api_closed), 3))
+    record_property("hung_redis_health_max_s", round(max(r.seconds for r in health), 3))
+    record_property("hung_redis_tree_s", round(tree_open.seconds, 3))
+    record_property("redis_recovered_after_s", round(recovered_after, 2))
+
+
+def test_hung_postgresql(
+    postgres_server: PostgresServer,
+    redis_server: RedisServer,
+    static_root: Path,
+    tmp_path: Path,
+    record_property: Any,
+) -> None:
+    env = host_env(
+        tmp_path, redis_server, db=6, static_root=static_root, database=postgres_server.env()
+    )
+    with gunicorn(env, workers=2) as server:
+        wait_healthy(server)
+        for _ in range(4):  # both workers' probe threads hold their connection
+            assert request(server.base_url, "/health/").status == 200
+        postgres_server.pause()
+        try:
+            health = [request(server.base_url, "/health/") for _ in range(6)]
+            live = request(server.base_url, "/health/live/")
+            api = request(server.base_url, "/api/test/")
+        finally:
+            postgres_server.resume()
+        resumed = time.monotonic()
+        wait_for(lambda: request(server.base_url, "/health/").status == 200, 15, "/health/ 200")
+        recovered_after = time.monotonic() - resumed
+        log = server.log_text()
+
+    assert [r.status for r in health] == [503] * 6, log
+    assert all(json.loads(r.body)["checks"] == {"database": "error", "redis": "ok"} for r in health)
+    assert max(r.seconds for r in health) < 2.0
+    assert (live.status, api.status) == (200, 200)
+    record_property("hung_postgres_health_max_s", round(max(r.seconds for r in health), 3))
+    record_property("postgres_recovered_after_s", round(recovered_after, 2))
