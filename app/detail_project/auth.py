@@ -22,6 +22,7 @@ from django.views.decorators.csrf import csrf_exempt, csrf_protect
 
 from .jsonbody import BodyError, check_json_content_type, check_size, read_json
 from .models import ApiToken
+from .redis_pool import CircuitOpenError
 from .responses import json_error, method_not_allowed, unauthorized
 
 if TYPE_CHECKING:
@@ -67,10 +68,14 @@ def _session_user(request: HttpRequest) -> AbstractBaseUser | None:
     try:
         user = request.user
         return user if user.is_authenticated else None
-    except Exception:
+    except Exception as exc:
         # A session store outage (Redis down) must degrade to "anonymous",
         # never to a 500 from the middleware that asked.
-        logger.warning("session lookup failed; treating request as anonymous", exc_info=True)
+        logger.warning(
+            "session lookup failed (%s); treating request as anonymous",
+            exc,
+            exc_info=not isinstance(exc, CircuitOpenError),
+        )
         return None
 
 

@@ -19,6 +19,7 @@ from django_redis import get_redis_connection
 
 from .auth import resolve_api_user
 from .proxies import client_ip
+from .redis_pool import CircuitOpenError
 from .responses import json_error
 from .sliding_log import Decision, hit
 
@@ -110,15 +111,18 @@ class RateLimitMiddleware:
                 settings.RATELIMIT_REQUESTS,
                 settings.RATELIMIT_WINDOW,
             )
-        except Exception:
+        except Exception as exc:
             # Redis unreachable (or any limiter fault): never a 500. The policy
-            # decides between serving unlimited and refusing with a 503.
+            # decides between serving unlimited and refusing with a 503. While
+            # the breaker skips Redis its first failure was logged already, so
+            # the skipped calls log one line without a traceback.
             fail_open = settings.RATELIMIT_FAIL_OPEN
             logger.warning(
-                "rate limiter unavailable, failing %s for %s",
+                "rate limiter unavailable, failing %s for %s: %s",
                 "open" if fail_open else "closed",
                 request.path_info,
-                exc_info=True,
+                exc,
+                exc_info=not isinstance(exc, CircuitOpenError),
             )
             return None if fail_open else limiter_unavailable()
         request.ratelimit = decision  # type: ignore[attr-defined]

@@ -13,10 +13,13 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import redis
 from config.cache import RedisConfig, redis_caches
+from detail_project.sliding_log import admission_times
 from django.core.cache import cache
 from django.test import Client, override_settings
 
+from tests.helpers import wait_for
 from tests.redis_servers import APP_USER, SERVICE, SentinelSet, start_sentinel_set
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db]
@@ -77,10 +80,19 @@ def test_limiter_and_health_through_sentinel(via_sentinel: SentinelSet) -> None:
     statuses = [client.get("/api/test/").status_code for _ in range(12)]
     assert statuses == [200] * 10 + [429] * 2
     primary = via_sentinel.node_at(via_sentinel.master_address()[1])
-    assert primary.client(DB).zcard("ahsp:rate_limit:api_test:ip:127.0.0.1") == 10
+    assert len(admission_times(primary.client(DB), "ahsp:rate_limit:api_test:ip:127.0.0.1")) == 10
     health = client.get("/health/")
     assert health.status_code == 200
     assert health.json()["checks"] == {"database": "ok", "redis": "ok"}
+
+
+def _failover(sentinels: SentinelSet) -> bool:
+    """SENTINEL FAILOVER; a busy Sentinel (e.g. NOGOODREPLICA right after start) is asked again."""
+    try:
+        return bool(sentinels.sentinel_admin().sentinel_failover(SERVICE))
+    except redis.ResponseError:
+        time.sleep(0.2)
+        return False
 
 
 def test_after_a_failover_writes_reach_the_new_primary(
@@ -89,30 +101,30 @@ def test_after_a_failover_writes_reach_the_new_primary(
     """Runs last in this module: it leaves the old replica as primary."""
     old_port = via_sentinel.master_address()[1]
     cache.set("before", 1, 60)
-    assert via_sentinel.sentinel_admin().sentinel_failover(SERVICE)
     started = time.monotonic()
-    new_port = old_port
-    while time.monotonic() - started < FAILOVER_BUDGET:
-        new_port = via_sentinel.master_address()[1]
-        if new_port != old_port:
-            break
-        time.sleep(0.05)
-    assert new_port != old_port, "Sentinel did not fail over"
+    wait_for(lambda: _failover(via_sentinel), FAILOVER_BUDGET, "Sentinel accepting FAILOVER")
+    wait_for(lambda: via_sentinel.master_address()[1] != old_port, FAILOVER_BUDGET, "the switch")
+    switched_at = time.monotonic() - started
+    new_port = via_sentinel.master_address()[1]
 
     written_at = None
+    errors: list[str] = []
     attempt = 0
     while time.monotonic() - started < FAILOVER_BUDGET:
         attempt += 1
         try:
             cache.set(f"after-{attempt}", attempt, 60)
-        except Exception:  # READONLY on the demoted primary, or the breaker skipping Redis
+        except Exception as exc:  # READONLY on the demoted primary, or the breaker skipping Redis
+            errors.append(type(exc).__name__)
             time.sleep(0.05)
             continue
         if via_sentinel.node_at(new_port).client(DB).exists(f"ahsp:1:after-{attempt}"):
             written_at = time.monotonic() - started
             break
-    assert written_at is not None, "no write reached the new primary"
+    diagnosis = f"switch after {switched_at:.2f} s, {attempt} attempts, errors {errors[-5:]}"
+    assert written_at is not None, f"no write reached the new primary: {diagnosis}"
+    record_property("failover_switch_seconds", round(switched_at, 2))
     record_property("failover_write_seconds", round(written_at, 2))
-    assert written_at < 10
+    assert written_at - switched_at < 3, diagnosis
     assert cache.get("before") == 1  # replicated before the switch
     assert Client().get("/health/").status_code == 200
