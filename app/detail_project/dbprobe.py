@@ -34,6 +34,15 @@ class _Job:
     error: BaseException | None = None
 
 
+class _ProbeConnection(threading.local):
+    """Whether this thread's connection has answered before (then a failure may be stale)."""
+
+    answered = False
+
+
+_probe_connection = _ProbeConnection()
+
+
 def _select(alias: str) -> None:
     connection = connections[alias]
     try:
@@ -41,8 +50,10 @@ def _select(alias: str) -> None:
             cursor.execute("SELECT 1")
             cursor.fetchone()
     except Exception:
+        _probe_connection.answered = False
         connection.close()  # the next attempt reconnects instead of reusing a broken session
         raise
+    _probe_connection.answered = True
 
 
 def select_one(alias: str = "default") -> None:
@@ -51,7 +62,7 @@ def select_one(alias: str = "default") -> None:
     restart fails at once; it is replaced and tried once more, so a restart
     does not show up as a failed probe. A hung server never returns here at all.
     """
-    reused = connections[alias].connection is not None
+    reused = _probe_connection.answered
     try:
         _select(alias)
     except Exception:

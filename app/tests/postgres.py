@@ -78,6 +78,16 @@ class PostgresServer:
                     pids.append(int(status.parent.name))
         return pids
 
+    def terminate_app_sessions(self) -> int:
+        """What a database restart does to the app's open sessions: they are cut."""
+        with _connect(self, "postgres") as conn:
+            rows = conn.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = %s AND pid <> pg_backend_pid()",
+                (DB_NAME,),
+            ).fetchall()
+        return len(rows)
+
     def pause(self) -> None:
         """SIGSTOP the whole server: sockets stay open, the kernel still ACKs, nothing answers."""
         for pid in self.processes():

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import gunicorn, wait_for
+from tests.helpers import gunicorn, run_manage, wait_for
 from tests.httpclient import request
 from tests.postgres import PostgresServer
 from tests.redis_servers import RedisServer, start_redis
@@ -127,6 +127,9 @@ def test_hung_postgresql(
             health = [request(server.base_url, "/health/") for _ in range(6)]
             live = request(server.base_url, "/health/live/")
             api = request(server.base_url, "/api/test/")
+            started = time.monotonic()
+            command = run_manage("healthcheck", env=env, timeout=30)
+            command_seconds = time.monotonic() - started
         finally:
             postgres_server.resume()
         resumed = time.monotonic()
@@ -138,5 +141,31 @@ def test_hung_postgresql(
     assert all(json.loads(r.body)["checks"] == {"database": "error", "redis": "ok"} for r in health)
     assert max(r.seconds for r in health) < 2.0
     assert (live.status, api.status) == (200, 200)
+    # A fresh process (the deploy's healthcheck) is bounded too, connecting or not.
+    assert command.returncode == 1, command.stderr
+    assert json.loads(command.stdout)["checks"]["database"] == "error"
+    assert command_seconds < 10  # interpreter and Django start-up included
     record_property("hung_postgres_health_max_s", round(max(r.seconds for r in health), 3))
+    record_property("hung_postgres_healthcheck_command_s", round(command_seconds, 2))
     record_property("postgres_recovered_after_s", round(recovered_after, 2))
+
+
+def test_cut_database_sessions_do_not_fail_a_probe(
+    postgres_server: PostgresServer,
+    redis_server: RedisServer,
+    static_root: Path,
+    tmp_path: Path,
+) -> None:
+    """After a database restart the probe's old session is dead; the probe replaces it
+    at once instead of reporting one false failure per worker.
+    """
+    env = host_env(
+        tmp_path, redis_server, db=9, static_root=static_root, database=postgres_server.env()
+    )
+    with gunicorn(env, workers=2) as server:
+        wait_healthy(server)
+        for _ in range(6):
+            assert request(server.base_url, "/health/").status == 200
+        assert postgres_server.terminate_app_sessions() >= 1
+        after = [request(server.base_url, "/health/").status for _ in range(6)]
+    assert after == [200] * 6
