@@ -255,10 +255,10 @@ def load_environment(
     unknown: set[str] = set()
     for path in files:
         from_file = read_env_file(path)
-        unknown.update(name for name in from_file if name not in contract)
+        # AHSP_ENV_FILES inside a file does nothing: the files are chosen by then.
+        unknown.update(n for n in from_file if n not in contract or n == ENV_FILES_VARIABLE)
         raw.update(from_file)
     raw.update({name: value for name, value in environ.items() if name in contract})
-    raw[ENV_FILES_VARIABLE] = environ.get(ENV_FILES_VARIABLE, "")
 
     values: dict[str, Any] = {}
     problems: list[str] = []

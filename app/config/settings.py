@@ -19,6 +19,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from .cache import RedisConfig, redis_caches
 from .env import load_environment
+from .release import read_release
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -28,20 +29,6 @@ env = load_environment(BASE_DIR)
 # declare (reported by the system check ahsp.W001: most likely a typo).
 ENV_FILES = [str(path) for path in env.files]
 ENV_FILES_UNKNOWN_NAMES = env.unknown_in_files
-
-
-def read_release(base_dir: Path) -> str:
-    """The release id the build wrote next to manage.py; "dev" in a working copy."""
-    path = base_dir / "RELEASE"
-    try:
-        text = path.read_text(encoding="utf-8").strip()
-    except FileNotFoundError:
-        return "dev"
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ImproperlyConfigured(f"{path} cannot be read: {exc}") from exc
-    if not text or "\n" in text:
-        raise ImproperlyConfigured(f"{path} must hold the release id on one line")
-    return text
 
 
 # --- Core -------------------------------------------------------------------

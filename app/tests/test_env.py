@@ -129,9 +129,12 @@ def test_unset_reads_the_local_dot_env_and_empty_reads_nothing(tmp_path: Path) -
 
 
 def test_unknown_names_in_files_are_reported_not_used(tmp_path: Path) -> None:
-    path = write_env(tmp_path / "app.env", {"RATELIMIT_REQUEST": "99", "DB_NAME": "x"})
+    path = write_env(
+        tmp_path / "app.env",
+        {"RATELIMIT_REQUEST": "99", "DB_NAME": "x", ENV_FILES_VARIABLE: "/etc/other.env"},
+    )
     env = env_from(tmp_path, path)
-    assert env.unknown_in_files == ["RATELIMIT_REQUEST"]
+    assert env.unknown_in_files == [ENV_FILES_VARIABLE, "RATELIMIT_REQUEST"]
     assert env["RATELIMIT_REQUESTS"] == 10
 
 
