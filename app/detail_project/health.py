@@ -29,7 +29,7 @@ from typing import Any
 from django.conf import settings
 from django_redis import get_redis_connection
 
-from .dbprobe import database_prober
+from .dbprobe import ProbeTimeout, database_prober
 from .redis_pool import CircuitOpenError
 
 logger = logging.getLogger(__name__)
@@ -74,7 +74,8 @@ def _record(report: HealthReport, name: str, error: BaseException | None) -> Non
         report.checks[name] = OK
         return
     report.checks[name] = ERROR
-    if isinstance(error, CircuitOpenError):
+    if isinstance(error, CircuitOpenError | ProbeTimeout):
+        # Expected outage shapes: one line, no traceback on every probe.
         logger.warning("health check %r failed: %s", name, error)
     else:
         logger.warning("health check %r failed", name, exc_info=error)

@@ -22,7 +22,6 @@ that follows either works or fails in connect(), which counts.
 
 from __future__ import annotations
 
-import contextlib
 import time
 from typing import Any
 
@@ -113,8 +112,12 @@ class BreakerSentinelConnection(_BreakerMixin, SentinelManagedConnection):
     pass
 
 
-def _breaker_for(kwargs: dict[str, Any], seconds: float, name: str) -> CircuitBreaker:
-    """One breaker per pool; a probe may take a connect plus a reply before another is let in."""
+def _breaker_for(kwargs: dict[str, Any], seconds: float, name: str) -> CircuitBreaker | None:
+    """One breaker per pool (none for 0 seconds); a probe may take a connect plus a reply
+    before another caller is let in.
+    """
+    if seconds <= 0:
+        return None
     probe = float(kwargs.get("socket_connect_timeout") or 0) + float(
         kwargs.get("socket_timeout") or 0
     )
@@ -156,15 +159,20 @@ class BreakerSentinelConnectionPool(SentinelConnectionPool):
             self.connection_kwargs, breaker_seconds, f"Redis (Sentinel service {service_name})"
         )
         self.connection_kwargs["breaker"] = self.breaker
+        self._master_backoff = max(MASTER_CHECK_SECONDS, breaker_seconds)
         self._next_master_check = 0.0
 
     def get_connection(self, *args: Any, **kwargs: Any) -> Any:
         now = time.monotonic()
-        if now >= self._next_master_check and not self.breaker.is_open:
+        if now >= self._next_master_check and not (self.breaker and self.breaker.is_open):
             self._next_master_check = now + MASTER_CHECK_SECONDS
-            # On failure connect() asks again, and a real outage opens the breaker there.
-            with contextlib.suppress(RedisConnectionError, RedisTimeoutError):
+            try:
                 self.get_master_address()
+            except (RedisConnectionError, RedisTimeoutError):
+                # Sentinels unreachable: keep the current master and ask less often, so
+                # a hung Sentinel does not add its timeout to a request every second.
+                # If the master is gone as well, connect() fails and opens the breaker.
+                self._next_master_check = now + self._master_backoff
         return super().get_connection(*args, **kwargs)
 
 
