@@ -1,4 +1,4 @@
-"""How every Redis call of the app behaves: bounded waits, no retries, a circuit breaker.
+"""How every Redis call of the app behaves: bounded waits, one reconnect, a circuit breaker.
 
 django-redis builds one connection pool per process from ``CACHES["default"]``;
 the cache, the sessions, the rate limiter, login throttling and ``/health/``
@@ -9,21 +9,41 @@ for all of them:
 
 - connect and reply waits are the configured socket timeouts, and a timed-out
   command is never retried — a retry would double the wait a request pays;
+- a pooled connection that the server closed or reset (a Redis restart, a
+  Sentinel failover, a flow a firewall forgot) is replaced once within the
+  same command: the failure is raised as ``PeerClosedError`` and redis-py's
+  own retry loop, configured for that one error type and one retry, sends the
+  command again on a fresh connection. Connecting itself is never retried;
 - connections send no ``CLIENT SETINFO`` (an extra round trip per connection,
   and a command the ACL user would otherwise need);
 - a connection failure or timeout opens the pool's breaker (``breaker.py``):
-  for ``breaker_seconds`` every call fails at once with ``CircuitOpenError``, a
-  ``redis.ConnectionError``, so callers handle it like any outage.
+  for ``breaker_seconds`` every checkout fails at once with
+  ``CircuitOpenError``, a ``redis.ConnectionError``, so callers handle it like
+  any outage.
+
+What redis-py 8 already does, and why it is not enough on its own: at checkout
+the pool polls each idle connection (``can_read``) and reconnects one the
+server has closed — that covers a clean restart on the same host, where the
+kernel sent a FIN to every client. A peer that vanished without a FIN (host
+rebooted, failover to another machine, state dropped by a firewall) is only
+noticed when the next command is answered by a reset. redis-py retries such
+a command through the connection's ``Retry`` object, but that object also
+governs connecting (where a retry would repeat a refused connect or a failed
+AUTH) and matches errors by type only, and a reset, a refused connect, a
+failed AUTH, a Sentinel that found no master and ``CircuitOpenError`` are all
+``ConnectionError``. ``PeerClosedError`` is the one type that means "this
+established connection died"; ``health_check_interval`` would add a PING
+round trip to every reuse and still need the same retry.
 
 Error replies (NOPERM, READONLY, OOM) prove Redis answers and do not open the
-breaker; neither does a connection the server closed, because the reconnect
+breaker; neither does a connection the peer closed, because the reconnect
 that follows either works or fails in connect(), which counts.
 """
 
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, NoReturn
 
 from django_redis.pool import SentinelConnectionFactory as _DjangoRedisSentinelFactory
 from redis.backoff import NoBackoff
@@ -44,61 +64,113 @@ class CircuitOpenError(RedisConnectionError):
     """Redis was skipped because it failed moments ago (see breaker.py)."""
 
 
+class PeerClosedError(RedisConnectionError):
+    """An established connection was closed or reset by the other side while in use.
+
+    Unlike a timeout (the server may be hung: waiting again doubles the cost)
+    or a failed connect (the server is not there), this says only that this
+    one socket is dead, so a fresh connection is worth exactly one try.
+    """
+
+
 def no_retry() -> Retry:
     return Retry(NoBackoff(), 0)
 
 
+def reconnect_once() -> Retry:
+    """redis-py's retry loop, allowed one more try and only after ``PeerClosedError``."""
+    return Retry(NoBackoff(), 1, supported_errors=(PeerClosedError,))
+
+
 def bounded_connection_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
-    """The connection policy shared by data and Sentinel connections."""
+    """The connection policy of Sentinel connections: no retry of any kind."""
     return {**kwargs, "retry": no_retry(), "driver_info": None}
 
 
-class _BreakerMixin:
-    """Consults and feeds the pool's breaker around redis-py's connection methods.
+def data_connection_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The policy of connections to the Redis server itself: one reconnect per command."""
+    return {**kwargs, "retry": reconnect_once(), "driver_info": None}
 
-    ``connect()`` runs for every command (the pool calls it on each checkout and
-    it returns at once when already connected), so checking the breaker there
-    covers every call without touching the command path otherwise.
+
+def check_breaker(breaker: CircuitBreaker | None) -> None:
+    """Raise CircuitOpenError while the breaker is open. Called once per checkout, so the
+    connects and the one reconnect inside a call (or the breaker's probe) are not
+    refused halfway by the breaker they are reporting to.
+    """
+    if breaker is None:
+        return
+    try:
+        breaker.before_call()
+    except CircuitOpen as exc:
+        raise CircuitOpenError(str(exc)) from None
+
+
+class _BreakerMixin:
+    """Feeds the pool's breaker from redis-py's connection methods and labels dead sockets.
+
+    ``connect()`` is the only way these connections open a socket: the pool
+    calls it on checkout (and again when the idle check finds the socket
+    closed), and ``send_packed_command`` calls it before sending on a socket
+    that the retry loop has just dropped — instead of redis-py's default there,
+    which would skip the Sentinel master lookup and the breaker. While
+    ``connect()`` runs, errors keep their own type, so the handshake (AUTH,
+    SELECT) is never retried.
     """
 
     breaker: CircuitBreaker | None
+    connecting: bool = False
 
     def __init__(self, *args: Any, breaker: CircuitBreaker | None = None, **kwargs: Any) -> None:
         self.breaker = breaker
         super().__init__(*args, **kwargs)
 
+    def _failed(self, exc: BaseException) -> None:
+        if self.breaker is not None:
+            self.breaker.failed(exc)
+
+    def _raise_peer_closed(self, exc: RedisConnectionError) -> NoReturn:
+        """Re-raise a connection error of an established socket as PeerClosedError; during
+        connect() it stays what it is (never retried).
+        """
+        if self.connecting or isinstance(exc, PeerClosedError):
+            raise exc
+        raise PeerClosedError(str(exc)) from exc
+
     def connect(self) -> None:
-        if self.breaker is None:
-            return super().connect()  # type: ignore[misc]
-        try:
-            self.breaker.before_call()
-        except CircuitOpen as exc:
-            raise CircuitOpenError(str(exc)) from None
+        self.connecting = True
         try:
             return super().connect()  # type: ignore[misc]
         except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
-            self.breaker.failed(exc)
+            self._failed(exc)
             raise
+        finally:
+            self.connecting = False
 
     def send_packed_command(self, *args: Any, **kwargs: Any) -> None:
+        if not self.connecting and not self.is_connected:  # type: ignore[attr-defined]
+            self.connect()
         try:
             return super().send_packed_command(*args, **kwargs)  # type: ignore[misc]
         except RedisTimeoutError as exc:
-            if self.breaker is not None:
-                self.breaker.failed(exc)
+            self._failed(exc)
             raise
+        except RedisConnectionError as exc:
+            self._raise_peer_closed(exc)
 
     def read_response(self, *args: Any, **kwargs: Any) -> Any:
         try:
             response = super().read_response(*args, **kwargs)  # type: ignore[misc]
         except RedisTimeoutError as exc:
-            if self.breaker is not None:
-                self.breaker.failed(exc)
+            self._failed(exc)
             raise
         except ResponseError:
             if self.breaker is not None:
                 self.breaker.succeeded()
             raise
+        except RedisConnectionError as exc:
+            # Includes redis-py's "The previous master is now a slave" (a READONLY
+            # reply from a demoted Sentinel master): the reconnect asks Sentinel again.
+            self._raise_peer_closed(exc)
         if self.breaker is not None:
             self.breaker.succeeded()
         return response
@@ -129,9 +201,13 @@ class BreakerConnectionPool(ConnectionPool):
 
     def __init__(self, *args: Any, breaker_seconds: float = DEFAULT_BREAKER_SECONDS, **kwargs: Any):
         kwargs.setdefault("connection_class", BreakerConnection)
-        super().__init__(*args, **bounded_connection_kwargs(kwargs))
+        super().__init__(*args, **data_connection_kwargs(kwargs))
         self.breaker = _breaker_for(self.connection_kwargs, breaker_seconds, "Redis")
         self.connection_kwargs["breaker"] = self.breaker
+
+    def get_connection(self, *args: Any, **kwargs: Any) -> Any:
+        check_breaker(self.breaker)
+        return super().get_connection(*args, **kwargs)
 
 
 class BreakerSentinelConnectionPool(SentinelConnectionPool):
@@ -154,7 +230,7 @@ class BreakerSentinelConnectionPool(SentinelConnectionPool):
         **kwargs: Any,
     ) -> None:
         kwargs.setdefault("connection_class", BreakerSentinelConnection)
-        super().__init__(service_name, sentinel_manager, **bounded_connection_kwargs(kwargs))
+        super().__init__(service_name, sentinel_manager, **data_connection_kwargs(kwargs))
         self.breaker = _breaker_for(
             self.connection_kwargs, breaker_seconds, f"Redis (Sentinel service {service_name})"
         )
@@ -163,8 +239,9 @@ class BreakerSentinelConnectionPool(SentinelConnectionPool):
         self._next_master_check = 0.0
 
     def get_connection(self, *args: Any, **kwargs: Any) -> Any:
+        check_breaker(self.breaker)
         now = time.monotonic()
-        if now >= self._next_master_check and not (self.breaker and self.breaker.is_open):
+        if now >= self._next_master_check:
             self._next_master_check = now + MASTER_CHECK_SECONDS
             try:
                 self.get_master_address()

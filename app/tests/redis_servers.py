@@ -82,6 +82,14 @@ class RedisServer:
         self.resume()
         stop_process(self.proc)
 
+    def restart(self) -> None:
+        """Stop (SIGTERM: Redis closes every client socket) and start again on the same port
+        with the same configuration file, hence the same users and passwords; no data survives.
+        """
+        stop_process(self.proc)
+        self.proc = _start_process(self.workdir / f"redis-{self.port}.conf", sentinel=False)
+        wait_for(lambda: _pings(self), STARTUP_TIMEOUT, "redis-server restart")
+
     def pause(self) -> None:
         """SIGSTOP: the kernel still accepts connections, nothing is ever answered."""
         os.kill(self.proc.pid, signal.SIGSTOP)
@@ -112,6 +120,10 @@ def _launch(workdir: Path, lines: list[str], sentinel: bool, port: int) -> subpr
     config = workdir / f"redis-{port}.conf"
     config.write_text("\n".join(lines) + "\n")
     config.chmod(0o600)
+    return _start_process(config, sentinel)
+
+
+def _start_process(config: Path, sentinel: bool) -> subprocess.Popen[bytes]:
     argv = [redis_binary(), str(config)] + (["--sentinel"] if sentinel else [])
     return subprocess.Popen(
         argv,
