@@ -183,6 +183,13 @@ if SESSION_ENGINE not in SESSION_ENGINES:
     raise ImproperlyConfigured(f"SESSION_ENGINE must be one of {', '.join(SESSION_ENGINES)}")
 SESSION_CACHE_ALIAS = "default"
 
+# How long a project's tree JSON stays in Redis; keys change with every save
+# (detail_project/tree_cache.py), so this only bounds memory and edits made
+# outside the app.
+TREE_CACHE_SECONDS = env["TREE_CACHE_SECONDS"]
+if TREE_CACHE_SECONDS < 0:
+    raise ImproperlyConfigured("TREE_CACHE_SECONDS must not be negative (0 disables the cache).")
+
 # --- Login throttling (django-axes, counted in Redis) -----------------------
 
 AUTHENTICATION_BACKENDS = [

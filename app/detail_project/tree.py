@@ -18,12 +18,14 @@ nothing.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import timezone
 
 from .models import Classification, Project, SubClassification, WorkItem, money, money_sum
 
@@ -214,8 +216,22 @@ def _parse_item(v: _Validator, data: dict[str, Any], path: str, order: int) -> W
     return item if len(v.errors) == before else None
 
 
+def mark_changed(project_ids: Iterable[int]) -> None:
+    """Move ``updated_at`` of projects whose tree was edited other than through replace_tree
+    (the admin): it is part of the tree cache key (tree_cache.py), so every reader
+    sees the change as soon as the surrounding transaction commits.
+    """
+    ids = {pk for pk in project_ids if pk is not None}
+    if ids:
+        Project.objects.filter(pk__in=ids).update(updated_at=timezone.now())
+
+
 def replace_tree(project: Project, tree: list[_Cls]) -> None:
-    """Swap the project's whole tree atomically; the row lock serialises concurrent saves."""
+    """Swap the project's whole tree atomically; the row lock serialises concurrent saves.
+
+    The new ``updated_at`` is written in the same transaction: it is part of the
+    tree cache key, so no reader can see the new key with the old tree.
+    """
     with transaction.atomic():
         list(Project.objects.select_for_update().filter(pk=project.pk).values_list("pk"))
         Classification.objects.filter(project=project).delete()

@@ -11,6 +11,7 @@ from .auth import api_view
 from .models import Project
 from .responses import json_error, not_found
 from .tree import TreeValidationError, parse_tree, project_tree, replace_tree
+from .tree_cache import tree_json
 
 # Primary keys are signed 64-bit on SQLite and PostgreSQL; a larger id in the
 # URL cannot exist and must not reach the database (it would raise, not miss).
@@ -26,10 +27,11 @@ def _owned_project(request: HttpRequest, project_id: int) -> Project | None:
 
 @api_view(["GET"])
 def list_pekerjaan_tree(request: HttpRequest, project_id: int) -> HttpResponse:
+    """Ownership is checked in the database first; only then is the cache asked (tree_cache.py)."""
     project = _owned_project(request, project_id)
     if project is None:
         return not_found()
-    return JsonResponse(project_tree(project))
+    return HttpResponse(tree_json(project), content_type="application/json")
 
 
 @api_view(["POST"], json_body=True)
