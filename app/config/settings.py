@@ -129,12 +129,14 @@ TEMPLATES = [
 DATA_DIR = env["DATA_DIR"]
 
 # PostgreSQL when DB_HOST is set, else SQLite; both are described so one
-# env file fits either.
+# env file fits either. config/db is Django's PostgreSQL backend plus the
+# fallback password that makes a password rotation free of failed requests.
 _POSTGRESQL = {
-    "ENGINE": "django.db.backends.postgresql",
+    "ENGINE": "config.db",
     "NAME": env["DB_NAME"],
     "USER": env["DB_USER"],
     "PASSWORD": env["DB_PASSWORD"],
+    "PASSWORD_FALLBACK": env["DB_PASSWORD_FALLBACK"],
     "HOST": env["DB_HOST"],
     "PORT": env["DB_PORT"],
     "CONN_MAX_AGE": env["DB_CONN_MAX_AGE"],

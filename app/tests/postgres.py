@@ -78,6 +78,12 @@ class PostgresServer:
                     pids.append(int(status.parent.name))
         return pids
 
+    def execute(self, sql: str, dbname: str = "postgres") -> None:
+        """One statement as the cluster's superuser (CREATE ROLE, ALTER ROLE ... PASSWORD)."""
+        with _connect(self, dbname) as conn:
+            conn.autocommit = True
+            conn.execute(sql)  # type: ignore[arg-type]
+
     def terminate_app_sessions(self) -> int:
         """What a database restart does to the app's open sessions: they are cut."""
         with _connect(self, "postgres") as conn:

@@ -202,7 +202,10 @@ def test_the_declaration_is_valid_and_documented() -> None:
     assert next(iter(contract)) == ENV_FILES_VARIABLE
     assert {v.name for v in contract.values() if v.required} == {"SECRET_KEY"}
     secrets = {v.name for v in contract.values() if v.secret}
-    assert secrets == {"SECRET_KEY", "DB_PASSWORD", "REDIS_PASSWORD", "REDIS_SENTINEL_PASSWORD"}
+    assert secrets == {
+        "SECRET_KEY", "DB_PASSWORD", "DB_PASSWORD_FALLBACK", "REDIS_PASSWORD",
+        "REDIS_SENTINEL_PASSWORD",
+    }  # fmt: skip
 
 
 @pytest.mark.parametrize(

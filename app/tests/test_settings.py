@@ -284,14 +284,16 @@ def test_db_host_selects_postgresql(tmp_path: Path) -> None:
         DB_NAME="ahsp_prod",
         DB_USER="ahsp",
         DB_PASSWORD="pw",
+        DB_PASSWORD_FALLBACK="old-pw",
         DB_PORT="5433",
         DB_CONNECT_TIMEOUT="3",
     )
     db = dump(env)["DATABASES"]
-    assert db["ENGINE"] == "django.db.backends.postgresql"
+    assert db["ENGINE"] == "config.db"  # Django's PostgreSQL backend plus the fallback
     assert (db["NAME"], db["USER"], db["PASSWORD"], db["HOST"], db["PORT"]) == (
         "ahsp_prod", "ahsp", "pw", "db.internal", 5433,
     )  # fmt: skip
+    assert db["PASSWORD_FALLBACK"] == "old-pw"
     assert db["OPTIONS"] == {"connect_timeout": 3}
     assert db["CONN_MAX_AGE"] == 60
 
