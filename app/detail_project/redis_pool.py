@@ -241,7 +241,9 @@ class BreakerSentinelConnectionPool(SentinelConnectionPool):
     def get_connection(self, *args: Any, **kwargs: Any) -> Any:
         check_breaker(self.breaker)
         now = time.monotonic()
-        if now >= self._next_master_check:
+        # Still open here means this caller is the breaker's probe: its connect()
+        # asks Sentinel anyway, so it does not ask twice.
+        if now >= self._next_master_check and not (self.breaker and self.breaker.is_open):
             self._next_master_check = now + MASTER_CHECK_SECONDS
             try:
                 self.get_master_address()
