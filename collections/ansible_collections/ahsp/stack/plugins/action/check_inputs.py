@@ -1,0 +1,128 @@
+from __future__ import annotations
+
+DOCUMENTATION = """
+    name: check_inputs
+    short_description: Validate a role's inputs against its argument specs and the files they land in
+    description:
+        - Runs on the controller only (no module is sent to the host), so a role or a whole-stack preflight can
+          check every input of every host before anything changes.
+        - Types, choices and required values come from the role's C(meta/argument_specs.yml) (Ansible's own
+          validator, so C(-e port=6380) given as a string is accepted as an integer).
+        - Formats come from I(rules) (one rule per variable, see below), and cross-variable conditions from
+          I(conditions). Every problem is reported at once, each naming its variable; secret values are never
+          echoed.
+    options:
+        rules:
+            description:
+                - Variable name to rule. A rule is a mapping with C(format) (see the formats in
+                  C(module_utils/inputs.py)) and optional C(min)/C(max) (integers), C(min_length),
+                  C(items) (rule for each list element), C(keys)/C(values) (rules for a mapping's keys and values),
+                  C(not_in) (names a mapping key may not take; compared trimmed and case-folded),
+                  C(allow_empty), C(secret) (never show the value).
+            type: dict
+            default: {}
+        conditions:
+            description: List of C({that: <Jinja expression>, msg: <text naming the variables>}); each must be true.
+            type: list
+            elements: dict
+            default: []
+        argument_spec:
+            description: Entry point of the role's C(meta/argument_specs.yml) to check types against; empty skips it.
+            type: str
+            default: main
+"""
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from ansible.errors import AnsibleError
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+from ansible.plugins.action import ActionBase
+from ansible_collections.ahsp.stack.plugins.module_utils.inputs import check_value
+
+
+class ActionModule(ActionBase):
+    TRANSFERS_FILES = False
+    _requires_connection = False
+
+    def _argument_spec(self, entry_point: str) -> dict[str, Any]:
+        role = self._task._role
+        if not entry_point or role is None:
+            return {}
+        spec_file = Path(role._role_path) / "meta" / "argument_specs.yml"
+        if not spec_file.is_file():
+            return {}
+        specs = yaml.safe_load(spec_file.read_text(encoding="utf-8")) or {}
+        try:
+            return specs["argument_specs"][entry_point]["options"]
+        except KeyError as exc:
+            raise AnsibleError(f"{spec_file}: no options for entry point {entry_point!r}") from exc
+
+    def _value(self, name: str, task_vars: dict[str, Any]) -> Any:
+        return self._templar.template(task_vars[name])
+
+    def run(self, tmp=None, task_vars=None):
+        task_vars = task_vars or {}
+        result = super().run(tmp, task_vars)
+        args = self._task.args
+        rules: dict[str, dict[str, Any]] = args.get("rules") or {}
+        conditions: list[dict[str, str]] = args.get("conditions") or []
+        spec = self._argument_spec(args.get("argument_spec", "main"))
+
+        problems: list[str] = []
+        values: dict[str, Any] = {}
+        for name in dict.fromkeys([*spec, *rules]):
+            if name not in task_vars:
+                continue
+            try:
+                values[name] = self._value(name, task_vars)
+            except AnsibleError as exc:
+                problems.append(f"{name}: cannot be evaluated ({exc.message.splitlines()[0]})")
+
+        mistyped: set[str] = set()
+        if spec:
+            checked = ArgumentSpecValidator(spec).validate(
+                {k: v for k, v in values.items() if k in spec}, validate_role_argument_spec=True
+            )
+            for error in checked.errors:
+                problems.append(str(error))
+                mistyped.update(name for name in spec if f"'{name}'" in str(error))
+            values.update(checked.validated_parameters)
+
+        for name, rule in rules.items():
+            if name in mistyped:
+                continue  # already reported with its type
+            if name not in values:
+                if rule.get("required", True):
+                    problems.append(f"{name}: is required")
+                continue
+            try:
+                problems.extend(check_value(name, values[name], rule, values))
+            except (TypeError, ValueError) as exc:
+                problems.append(f"{name}: cannot be checked ({exc})")
+
+        if not problems:
+            for condition in conditions:
+                try:
+                    ok = self._templar.evaluate_conditional(condition["that"])
+                except AnsibleError as exc:
+                    problems.append(
+                        f"{condition['msg']} (could not evaluate: {exc.message.splitlines()[0]})"
+                    )
+                    continue
+                if not ok:
+                    problems.append(condition["msg"])
+
+        result["changed"] = False
+        if problems:
+            result["failed"] = True
+            result["problems"] = problems
+            role = self._task._role.get_name() if self._task._role else "inputs"
+            result["msg"] = (
+                f"{role}: {len(problems)} invalid input(s), nothing was changed:\n- "
+                + "\n- ".join(problems)
+            )
+        else:
+            result["msg"] = f"{len(values)} inputs valid"
+        return result

@@ -1,0 +1,107 @@
+#!/usr/bin/python
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: redis_acl
+short_description: Make a running Redis hold exactly the users of its ACL file, without dropping a client
+description:
+  - The ACL file (C(aclfile)) is the source of truth; this module makes the running server agree with it and reports
+    a change only when the users the server holds (C(ACL LIST)) changed.
+  - On Redis 7.2 and later it runs C(ACL LOAD), which keeps the connections of users that still exist. Redis 7.0 (Debian 12)
+    drops every connection on C(ACL LOAD) (redis/redis#11986), so there each user of the file is applied with
+    C(ACL SETUSER <name> reset <rules>) and users not in the file are removed with C(ACL DELUSER): the same end state,
+    with no client disconnected but those of removed users.
+  - The file is checked by the role before it replaces the live one (the server parses it); this module reads the
+    live file.
+options:
+  host: {description: Address of the server., type: str, default: 127.0.0.1}
+  port: {description: TCP port., type: int, default: 6379}
+  unix_socket: {description: Unix socket path; when set it is used instead of I(host) and I(port)., type: str, default: ""}
+  login_user: {description: ACL user to authenticate as (the admin user)., type: str, required: true}
+  login_password: {description: Its password (never logged)., type: str, required: true, no_log: true}
+  acl_file: {description: The live ACL file., type: path, required: true}
+  wait: {description: Seconds to wait for the server to accept connections., type: float, default: 0}
+author: AHSP infrastructure team
+"""
+
+RETURN = r"""
+method: {description: How the file was applied (C(ACL LOAD) or C(ACL SETUSER)), or C(none) in check mode., returned: always, type: str}
+users: {description: User names the server holds afterwards., returned: always, type: list, elements: str}
+"""
+
+import shlex
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.ahsp.stack.plugins.module_utils.resp import RedisError, connect, info
+
+
+def file_users(path: str) -> list[list[str]]:
+    """The `user <name> <rules...>` lines of an ACL file, split as Redis splits them."""
+    users = []
+    with open(path, encoding="utf-8") as acl:
+        for line in acl:
+            words = shlex.split(line, comments=True)
+            if words and words[0] == "user" and len(words) >= 2:
+                users.append(words[1:])
+    return users
+
+
+def version(text: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in text.split(".")[:3] if part.isdigit())
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec={
+            "host": {"type": "str", "default": "127.0.0.1"},
+            "port": {"type": "int", "default": 6379},
+            "unix_socket": {"type": "str", "default": ""},
+            "login_user": {"type": "str", "required": True},
+            "login_password": {"type": "str", "required": True, "no_log": True},
+            "acl_file": {"type": "path", "required": True},
+            "wait": {"type": "float", "default": 0},
+        },
+        supports_check_mode=True,
+    )
+    p = module.params
+    try:
+        client = connect(
+            p["host"],
+            p["port"],
+            p["login_user"],
+            p["login_password"],
+            5.0,
+            p["wait"],
+            p["unix_socket"],
+        )
+    except RedisError as exc:
+        module.fail_json(msg=f"Redis is not usable as {p['login_user']}: {exc}")
+    with client:
+        before = sorted(client.call("ACL", "LIST"))
+        if module.check_mode:
+            module.exit_json(
+                changed=False, method="none", users=[line.split()[1] for line in before]
+            )
+        try:
+            if version(info(client, "server").get("redis_version", "0")) >= (7, 2):
+                method = "ACL LOAD"
+                client.call("ACL", "LOAD")
+            else:
+                method = "ACL SETUSER"
+                wanted = file_users(p["acl_file"])
+                for name, *rules in wanted:
+                    client.call("ACL", "SETUSER", name, "reset", *rules)
+                names = {name for name, *_ in wanted}
+                for name in client.call("ACL", "USERS"):
+                    if name not in names:
+                        client.call("ACL", "DELUSER", name)
+            after = sorted(client.call("ACL", "LIST"))
+        except RedisError as exc:
+            module.fail_json(msg=f"applying {p['acl_file']} failed: {exc}")
+    module.exit_json(
+        changed=after != before, method=method, users=[line.split()[1] for line in after]
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,82 @@
+"""The whole-stack preflight alone, on the controller: bad values fail before anything runs.
+
+A four-host inventory whose hosts are this machine (connection local): the
+preflight only gathers facts and validates, so nothing is changed here. The
+Molecule stack scenario runs the same checks against real hosts and proves
+that nothing changed on them; this is the quick version for `make lint`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+INVENTORY = """
+all:
+  vars:
+    ansible_connection: local
+    ansible_python_interpreter: "{python}"
+  children:
+    redis: {{hosts: {{r1: {{}}}}}}
+    db: {{hosts: {{d1: {{}}}}}}
+    app: {{hosts: {{a1: {{}}, a2: {{}}}}}}
+"""
+GROUP_VARS = {
+    "app_environment": "local",
+    "app_allowed_hosts": ["a1", "a2"],
+    # Printable ASCII with quotes, backslash and $: every tier must accept it.
+    "redis_requirepass": "r3dis-'\"\\$-0123456789",
+    "postgresql_db_password": "pg-'\"\\$-0123456789abc",
+    "app_secret_key": "s3cret-key-with-plenty-of-characters-0123456789-abcdefghijkl",
+}
+
+
+@pytest.fixture(scope="module")
+def inventory(tmp_path_factory) -> Path:
+    base = tmp_path_factory.mktemp("inventory")
+    (base / "hosts.yml").write_text(INVENTORY.format(python=sys.executable))
+    (base / "group_vars" / "all").mkdir(parents=True)
+    (base / "group_vars" / "all" / "main.yml").write_text(json.dumps(GROUP_VARS))
+    return base
+
+
+def preflight(inventory: Path, extra: dict | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1"}
+    cmd = ["ansible-playbook", "-i", str(inventory), str(ROOT / "playbooks" / "preflight.yml")]
+    if extra:
+        cmd += ["--extra-vars", json.dumps(extra)]
+    return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300, check=False)
+
+
+def test_good_inventory_passes(inventory):
+    run = preflight(inventory)
+    assert run.returncode == 0, run.stdout[-3000:]
+    assert "changed=0" in run.stdout
+
+
+@pytest.mark.parametrize(
+    ("extra", "name"),
+    [
+        ({"redis_dir": "/var/lib"}, "redis_dir"),
+        ({"redis_port": "sixty"}, "redis_port"),
+        ({"postgresql_extra_config": {"Port": 1}}, "postgresql_extra_config"),
+        ({"app_extra_env": {"DEBUG": "true"}}, "app_extra_env"),
+        ({"app_extra_secret_env": {"X": "a\nb"}}, "app_extra_secret_env"),
+        ({"static_files_owner": "Bad Owner"}, "static_files_owner"),
+        ({"gunicorn_systemd_bind": "192.0.2.99:8000"}, "gunicorn_systemd_bind"),
+        ({"app_db_password": "another-password-0123"}, "app_db_password"),
+    ],
+    ids=lambda v: json.dumps(v) if isinstance(v, dict) else v,
+)
+def test_bad_value_fails_and_names_the_variable(inventory, extra, name):
+    run = preflight(inventory, extra)
+    assert run.returncode != 0, run.stdout[-3000:]
+    assert name in run.stdout, run.stdout[-3000:]
+    for secret in ("r3dis-", "pg-'"):
+        assert secret not in run.stdout
