@@ -4,11 +4,14 @@
 Two artefacts, both content-addressed so an unchanged tree builds nothing and
 a deploy of the same code is a no-op on every host:
 
-* ``releases/ahsp-app-<id>.tar.gz``: the app source, byte-for-byte
-  reproducible (sorted entries, fixed mtimes and owners, gzip without a
-  timestamp), where ``<id>`` is a hash of the files it contains;
+* ``releases/ahsp-app-<id>.tar.gz``: the app source (an explicit allow list
+  of files, see below), byte-for-byte reproducible (sorted entries, fixed
+  mtimes and owners, gzip without a timestamp), where ``<id>`` is a hash of
+  the files it contains; a ``RELEASE`` file in it holds ``<id>``, so the
+  running code can report which release it is;
 * ``wheelhouse/<req>/``: every wheel pinned in requirements.txt, downloaded
-  once with ``--require-hashes`` (``<req>`` is a hash of that file).
+  once with ``--require-hashes``, and the lock itself (``<req>`` is a hash of
+  that file).
 
 Prints one JSON object for the playbook: ids, paths and whether anything new
 was built.
@@ -26,22 +29,33 @@ import sys
 import tarfile
 from pathlib import Path
 
-# Never shipped: tests, local state, caches, and anything a developer's .env holds.
-EXCLUDED_DIRS = {"tests", "__pycache__", ".pytest_cache", "staticfiles", "media", ".ruff_cache"}
-EXCLUDED_FILES = {".env", "db.sqlite3"}
-EXCLUDED_SUFFIXES = {".pyc", ".pyo", ".sqlite3"}
+# What a release is made of: an explicit allow list. Only files with these
+# suffixes are shipped, and nothing under a hidden path (.env, .venv, .git,
+# ...), a test or cache directory, or any directory holding a virtualenv:
+# a developer's local settings, databases and bytecode never reach a host.
+SHIPPED_SUFFIXES = {
+    ".py", ".html", ".txt", ".toml", ".css", ".js", ".json", ".svg", ".png", ".ico", ".woff2",
+}  # fmt: skip
+EXCLUDED_DIRS = {"tests", "__pycache__", "staticfiles", "media", "node_modules", "build", "dist"}
+RELEASE_FILE = "RELEASE"  # the release id, written into the archive; the app reports it
 MTIME = 1_700_000_000  # fixed, so `tar --diff` on hosts sees no change between builds
+
+
+def _venv_dirs(root: Path) -> set[Path]:
+    return {cfg.parent.relative_to(root) for cfg in root.rglob("pyvenv.cfg")}
 
 
 def source_files(root: Path) -> list[Path]:
     """Files of the release, sorted for a stable hash and archive."""
+    venvs = _venv_dirs(root)
     files = []
     for path in sorted(root.rglob("*")):
         rel = path.relative_to(root)
-        if any(part in EXCLUDED_DIRS for part in rel.parts):
+        if any(part.startswith(".") or part in EXCLUDED_DIRS for part in rel.parts):
             continue
-        excluded = path.name in EXCLUDED_FILES or path.suffix in EXCLUDED_SUFFIXES
-        if path.is_file() and not excluded:
+        if any(venv in rel.parents for venv in venvs) or rel.name == RELEASE_FILE:
+            continue
+        if path.is_file() and not path.is_symlink() and path.suffix in SHIPPED_SUFFIXES:
             files.append(rel)
     return files
 
@@ -56,9 +70,13 @@ def tree_id(root: Path, files: list[Path]) -> str:
     return digest.hexdigest()[:12]
 
 
-def write_archive(root: Path, files: list[Path], target: Path) -> None:
+def write_archive(root: Path, files: list[Path], release_id: str, target: Path) -> None:
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w", format=tarfile.GNU_FORMAT) as tar:
+        marker = f"{release_id}\n".encode()
+        info = tarfile.TarInfo(RELEASE_FILE)
+        info.size, info.mtime, info.mode = len(marker), MTIME, 0o644
+        tar.addfile(info, io.BytesIO(marker))
         dirs = sorted({p for rel in files for p in rel.parents if str(p) != "."})
         for rel in dirs:
             info = tarfile.TarInfo(str(rel))
@@ -77,10 +95,11 @@ def write_archive(root: Path, files: list[Path], target: Path) -> None:
 
 
 def build_wheelhouse(requirements: Path, target: Path) -> bool:
-    """Download the pinned wheels once; the .complete stamp marks a finished download."""
+    """Download the pinned wheels once, the lock beside them (.complete marks a finished run)."""
     if (target / ".complete").is_file():
         return False
     target.mkdir(parents=True, exist_ok=True)
+    (target / "requirements.txt").write_bytes(requirements.read_bytes())
     subprocess.run(  # noqa: S603 - fixed argv, our own interpreter and paths
         [
             sys.executable, "-m", "pip", "download", "--quiet", "--disable-pip-version-check",
@@ -114,7 +133,7 @@ def main() -> int:
     archive = releases / f"ahsp-app-{release_id}.tar.gz"
     built_archive = not archive.is_file()
     if built_archive:
-        write_archive(source, files, archive)
+        write_archive(source, files, release_id, archive)
     wheelhouse = args.out / "wheelhouse" / requirements_id
     built_wheels = build_wheelhouse(requirements, wheelhouse)
 
