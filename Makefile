@@ -9,10 +9,11 @@ PYTHON ?= python3
 VENV ?= .venv
 # Debian releases the base images are built for (ahsp/debian-systemd:<suite>).
 SUITES ?= bookworm trixie
-# Molecule runs as ROLE:SUITE pairs; "stack" is the full-stack scenario in
-# molecule/default. The redis role runs on both supported Debian releases.
-MOLECULE_RUNS ?= redis:bookworm redis:trixie app:bookworm static_files:bookworm \
-	gunicorn_systemd:bookworm postgresql:bookworm stack:bookworm
+# Molecule scenarios (molecule/<name>), run one after the other. Each lists
+# its own platforms: redis and postgresql run on Debian 12 and 13 at once,
+# app on 12, web (the single-host stack) on 13, default (the full stack) on
+# both, mixed.
+MOLECULE_RUNS ?= redis postgresql app web default
 # One Docker engine, two cores: Molecule suites never run at the same time.
 MOLECULE_LOCK ?= /tmp/ahsp-molecule.lock
 
@@ -23,13 +24,25 @@ export ANSIBLE_NOCOLOR := 1
 export NO_COLOR := 1
 
 VENV_STAMP := $(VENV)/.installed
+# Where scripts/timed-step.sh collects the step times of one `make test`.
+export STEP_TIMES ?= $(CURDIR)/build/step-times.txt
 
 .PHONY: help
 help: ## List the targets
 	@grep -hE '^[a-z][a-z_-]*:.*## ' $(MAKEFILE_LIST) | sort | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
 
+# Each step prints its wall time; the whole run ends with a table of them.
+STEP = bash scripts/timed-step.sh
+
 .PHONY: test
-test: bootstrap lint test-app test-bench molecule ## Everything CI runs: set-up, lint, app and bench-harness tests, every Molecule scenario
+test: ## Everything CI runs: set-up, lint, app and bench-harness tests, every Molecule scenario (per-step times)
+	@rm -f $(STEP_TIMES)
+	@$(STEP) bootstrap $(MAKE) bootstrap
+	@$(STEP) lint $(MAKE) lint
+	@$(STEP) test-app $(MAKE) test-app
+	@$(STEP) test-bench $(MAKE) test-bench
+	@$(MAKE) molecule
+	@bash scripts/timed-step.sh --report
 	@echo "make test: all passed"
 
 .PHONY: bootstrap
@@ -55,13 +68,15 @@ image: host ## Build the systemd base images (FORCE=1 rebuilds)
 	@for suite in $(SUITES); do bash scripts/build-image.sh $$suite; done
 
 .PHONY: lint
-lint: venv ## yamllint, ansible-lint (production profile), ruff, README tables
+lint: venv ## yamllint, ansible-lint (production profile), ruff, README tables, input-rule tests
 	yamllint --strict .
 	ansible-lint --offline
 	ruff check .
 	ruff format --check .
 	$(VENV)/bin/python scripts/argspec_docs.py --check
+	$(VENV)/bin/python scripts/env_docs.py --check
 	@bash scripts/check-scenarios.sh
+	$(VENV)/bin/python -m pytest -q tests/unit
 
 .PHONY: docs
 docs: venv ## Regenerate the role README variable tables from meta/argument_specs.yml
@@ -76,14 +91,10 @@ test-bench: venv ## The benchmark harness's own tests (parsing, verdicts, limite
 	$(VENV)/bin/python -m pytest -q -p no:cacheprovider bench/tests
 
 .PHONY: molecule
-molecule: venv image ## Every Molecule scenario (MOLECULE_RUNS="redis:bookworm" for one)
-	@for run in $(MOLECULE_RUNS); do \
-	  role=$${run%%:*}; suite=$${run##*:}; \
-	  if [ "$$role" = stack ]; then dir=.; else dir=roles/$$role; fi; \
-	  echo "=== molecule test: $$role on $$suite ==="; \
-	  start=$$(date +%s); \
-	  (cd $$dir && MOLECULE_DISTRO=$$suite flock $(MOLECULE_LOCK) molecule test) || { echo "FAILED: molecule $$role on $$suite"; exit 1; }; \
-	  echo "=== $$role on $$suite passed in $$(( $$(date +%s) - start )) s ==="; \
+molecule: venv image ## Every Molecule scenario (MOLECULE_RUNS="redis" for one)
+	@for scenario in $(MOLECULE_RUNS); do \
+	  $(STEP) "molecule $$scenario" flock $(MOLECULE_LOCK) molecule test -s $$scenario \
+	    || { echo "FAILED: molecule $$scenario"; exit 1; }; \
 	done
 
 # Fragments for the full stack (demo, bench) live in mk/.

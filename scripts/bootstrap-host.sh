@@ -3,7 +3,7 @@
 # Idempotent: a second run installs nothing and leaves a running engine alone.
 set -euo pipefail
 
-packages=(docker.io debootstrap redis-server python3-venv ca-certificates iproute2 wrk)
+packages=(docker.io debootstrap redis-server postgresql python3-venv ca-certificates iproute2 wrk)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -16,8 +16,10 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# The Debian package enables a system redis-server; the project's tests start
-# their own instances on free ports, so the packaged one is not needed here.
+# The Debian packages enable a system redis-server and PostgreSQL cluster; the
+# project's tests start their own instances (redis-server, and PostgreSQL's
+# initdb/pg_ctl in a temporary directory) on free ports, so the packaged
+# services are not used here.
 
 if ! docker info >/dev/null 2>&1; then
   echo "bootstrap: starting dockerd"

@@ -55,6 +55,29 @@ class PlaybookRun:
         return "\n".join(self.output.splitlines()[-lines:])
 
 
+def molecule_hosts() -> dict:
+    """Every host of the scenario's inventory, as testinfra hosts, by name.
+
+    For tests that cover all hosts at once (one playbook run serves them all)
+    instead of being repeated per host through testinfra's `host` fixture.
+    """
+    import testinfra
+    from testinfra.utils.ansible_runner import AnsibleRunner
+
+    inventory = os.environ["MOLECULE_INVENTORY_FILE"]
+    names = AnsibleRunner(inventory).get_hosts("all")
+    return {
+        name: testinfra.get_host(f"ansible://{name}", ansible_inventory=inventory) for name in names
+    }
+
+
+def inventory_variables(name: str) -> dict:
+    """A host's variables as the scenario's inventory gives them (templated)."""
+    from testinfra.utils.ansible_runner import AnsibleRunner
+
+    return AnsibleRunner(os.environ["MOLECULE_INVENTORY_FILE"]).get_variables(name)
+
+
 def scenario_dir() -> Path:
     """The directory of the scenario whose verifier is running."""
     return Path(os.environ["MOLECULE_SCENARIO_DIRECTORY"])
@@ -87,6 +110,26 @@ def run_playbook(
         cwd=scenario_dir(),
     )
     return PlaybookRun(rc=proc.returncode, output=proc.stdout + proc.stderr)
+
+
+def copy_app(target: Path) -> Path:
+    """A copy of app/ to change in a test (a new release), without local files."""
+    import shutil
+
+    ignore = shutil.ignore_patterns("__pycache__", ".env*", ".venv", "*.sqlite3", "RELEASE")
+    source = target / "app"
+    shutil.copytree(ROOT_DIR / "app", source, ignore=ignore)
+    return source
+
+
+def break_health(source: Path) -> Path:
+    """Make a copied app a release that boots and passes its checks but never reports healthy."""
+    with (source / "detail_project" / "health.py").open("a") as health_py:
+        health_py.write(
+            "\n\n# Added by a test: this release boots, but /health/ always answers 503.\n"
+            "HealthReport.healthy = property(lambda self: False)\n"
+        )
+    return source
 
 
 # Runs inside the host under test (python3 is on every host): sends `count`

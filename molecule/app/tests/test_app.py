@@ -1,9 +1,28 @@
-"""The app role's result: user, tree, environment, venv, offline install, secrets."""
+"""The app role alone: user, layout, release, venv, environment files, offline install, secrets."""
 
 from __future__ import annotations
 
+import hashlib
+import json
+import shlex
+
 import pytest
 from ahsp_testing import run_playbook
+
+SECRETS = ("app_secret_key", "app_redis_password")
+
+
+@pytest.fixture(scope="module")
+def release(host) -> str:
+    """The one release the converge installed (nothing switches to it in this scenario)."""
+    (path,) = host.check_output("ls -d /srv/ahsp/releases/*/").split()
+    return path.rstrip("/")
+
+
+def manage(host, release: str, *args: str) -> str:
+    return host.check_output(
+        f"AHSP_RELEASE_DIR={release} ahsp-manage " + " ".join(shlex.quote(a) for a in args)
+    )
 
 
 def test_system_user_without_login(host):
@@ -21,7 +40,7 @@ def test_system_user_without_login(host):
         ("/srv/ahsp/releases", "root", "ahsp", 0o750),
         ("/srv/ahsp/shared/data", "ahsp", "ahsp", 0o750),
         ("/srv/ahsp/shared/media", "ahsp", "ahsp", 0o750),
-        ("/var/log/ahsp", "ahsp", "adm", 0o2750),
+        ("/etc/ahsp", "root", "ahsp", 0o750),
         ("/etc/ahsp/app.env", "root", "ahsp", 0o640),
         ("/etc/ahsp/secrets.env", "root", "ahsp", 0o640),
     ],
@@ -32,60 +51,105 @@ def test_tree_owners_and_modes(host, path, owner, group, mode):
     assert (f.user, f.group, f.mode) == (owner, group, mode)
 
 
-def test_current_release_and_venv_links(host):
-    current = host.file("/srv/ahsp/current")
-    assert current.is_symlink
-    assert current.linked_to.startswith("/srv/ahsp/releases/")
-    assert host.file("/srv/ahsp/current/manage.py").exists
-    assert not host.file("/srv/ahsp/current/tests").exists, "tests are not shipped"
-    venv = host.file("/srv/ahsp/venv")
+def test_release_names_itself_and_its_venv(host, release):
+    assert host.file(f"{release}/manage.py").exists
+    assert host.file(f"{release}/RELEASE").content_string.strip() == release.rsplit("/", 1)[1]
+    venv = host.file(f"{release}/venv")
     assert venv.is_symlink
-    assert host.file("/srv/ahsp/venv/bin/gunicorn").exists
+    assert venv.linked_to.startswith("/srv/ahsp/venvs/")
+    assert host.file(f"{release}/venv/bin/gunicorn").exists
+    # Nothing switches in this scenario: going live is the gunicorn_systemd role's job.
+    assert not host.file("/srv/ahsp/current").exists
 
 
-def test_code_is_not_writable_by_the_app_user(host):
-    result = host.run("setpriv --reuid=ahsp --regid=ahsp --init-groups touch /srv/ahsp/current/x")
+def test_release_holds_only_shipped_files(host, release):
+    files = host.check_output(f"cd {release} && find . -path ./venv -prune -o -print")
+    for unwanted in ("/tests", ".env", "__pycache__", ".pyc", ".sqlite3", ".venv", ".git"):
+        assert unwanted not in files, unwanted
+
+
+def test_code_is_not_writable_by_the_app_user(host, release):
+    result = host.run(f"setpriv --reuid=ahsp --regid=ahsp --init-groups touch {release}/x")
     assert result.rc != 0
 
 
 def test_env_file_values(host):
     env = host.file("/etc/ahsp/app.env").content_string
     for line in (
-        "DEBUG='false'",
-        "ALLOWED_HOSTS='ahsp.example.com,127.0.0.1,localhost'",
-        "CSRF_TRUSTED_ORIGINS='https://ahsp.example.com'",
-        "SECURE_SSL_REDIRECT='true'",
-        "SECURE_HSTS_SECONDS='31536000'",
-        "REDIS_URL='redis://127.0.0.1:6379/1'",
-        "SQLITE_PATH='/srv/ahsp/shared/data/db.sqlite3'",
-        "STATIC_ROOT='/srv/ahsp/static'",
-        "TIME_ZONE='Asia/Jakarta'",
+        'DEBUG="false"',
+        'ALLOWED_HOSTS="ahsp.example.com,127.0.0.1,localhost"',
+        'CSRF_TRUSTED_ORIGINS="https://ahsp.example.com"',
+        'TRUSTED_PROXIES="10.0.0.0/8"',
+        'SECURE_SSL_REDIRECT="true"',
+        'SECURE_HSTS_SECONDS="31536000"',
+        'REDIS_URL="redis://127.0.0.1:6379/1"',
+        'SQLITE_PATH="/srv/ahsp/shared/data/db.sqlite3"',
+        'TIME_ZONE="Asia/Jakarta"',
     ):
-        assert line in env
+        assert line in env.splitlines()
     assert "SECRET_KEY" not in env
     assert "REDIS_PASSWORD" not in env
 
 
+@pytest.mark.parametrize("reader", ["python-dotenv", "systemd"])
+def test_secrets_read_back_exactly(host, app_vars, release, reader):
+    """The password has " ' and \\ in it: both readers of the format get it back byte for byte."""
+    wanted = hashlib.sha256(app_vars["app_redis_password"].encode()).hexdigest()
+    if reader == "python-dotenv":
+        code = (
+            "import hashlib; from dotenv import dotenv_values; "
+            "v = dotenv_values('/etc/ahsp/secrets.env', interpolate=False)['REDIS_PASSWORD']; "
+            "print(hashlib.sha256(v.encode()).hexdigest())"
+        )
+        out = host.check_output(f"{release}/venv/bin/python -c {shlex.quote(code)}")
+    else:
+        out = host.check_output(
+            "systemd-run --quiet --wait --pipe --collect -p EnvironmentFile=/etc/ahsp/secrets.env "
+            "/bin/sh -c 'printf %s \"$REDIS_PASSWORD\" | sha256sum' | cut -d' ' -f1"
+        )
+    assert out.strip() == wanted
+
+
 def test_secrets_only_in_the_secret_file(host, app_vars):
-    for secret in (app_vars["app_secret_key"], app_vars["app_redis_password"]):
-        hits = host.run(f"grep -rlF -- '{secret}' /etc /srv /var/log /run 2>/dev/null").stdout
-        assert hits.split() == ["/etc/ahsp/secrets.env"]
+    for name in SECRETS:
+        secret = app_vars[name]
+        escaped = secret.replace("\\", "\\\\").replace('"', '\\"')
+        grep = "grep -rlF -- {} /etc /srv /var/log /run 2>/dev/null"
+        assert host.run(grep.format(shlex.quote(escaped))).stdout.split() == [
+            "/etc/ahsp/secrets.env"
+        ], name
+        if escaped != secret:
+            assert host.run(grep.format(shlex.quote(secret))).stdout.split() == [], name
 
 
-def test_manage_py_check_passes_in_the_venv(host):
-    out = host.check_output("ahsp-manage check --deploy --fail-level WARNING 2>&1")
+def test_manage_wrapper_sources_nothing_with_a_shell(host):
+    wrapper = host.file("/usr/local/bin/ahsp-manage").content_string
+    assert "AHSP_ENV_FILES=" in wrapper
+    assert "/etc/ahsp/secrets.env" in wrapper
+    assert not any(line.lstrip().startswith((". ", "source ")) for line in wrapper.splitlines())
+
+
+def test_manage_py_check_deploy_passes_in_the_venv(host, release):
+    out = manage(host, release, "check", "--deploy", "--fail-level", "WARNING")
     assert "no issues" in out
 
 
-def test_migrations_applied(host):
-    out = host.check_output("ahsp-manage showmigrations detail_project")
+def test_migrations_applied(host, release):
+    out = manage(host, release, "showmigrations", "detail_project")
     assert "[X] 0001_initial" in out
     assert host.file("/srv/ahsp/shared/data/db.sqlite3").user == "ahsp"
 
 
-def test_host_has_no_route_to_any_index(host):
+def test_publishes_its_layout_for_the_other_roles(app_vars):
+    run = run_playbook("converge.yml", "--tags", "app_validate", "-v")
+    assert run.rc == 0, run.tail()
+    assert '"app_layout"' in run.output
+    assert '"current_release": "/srv/ahsp/current"' in run.output
+
+
+def test_host_has_no_route_to_any_index(host, release):
     assert "default" not in host.check_output("ip route")
-    pip = host.run("/srv/ahsp/venv/bin/python -m pip download --no-deps -d /tmp/x six==1.16.0")
+    pip = host.run(f"{release}/venv/bin/python -m pip download --no-deps -d /tmp/x six==1.16.0")
     assert pip.rc != 0
 
 
@@ -99,18 +163,12 @@ def test_offline_reinstall_from_the_wheelhouse(host):
     assert host.run(cmd).rc == 0
 
 
-def test_gunicorn_handlers_notified(host):
-    # First converge: new venv (restart) and new code (reload).
-    assert host.file("/run/molecule-gunicorn-restart-notified").exists
-    assert host.file("/run/molecule-gunicorn-reload-notified").exists
-
-
 def test_rerun_unchanged_and_secret_free(app_vars):
     run = run_playbook("converge.yml", "--diff", "-vv")
     assert run.rc == 0, run.tail()
     assert run.changed() == 0, run.tail()
-    for secret in (app_vars["app_secret_key"], app_vars["app_redis_password"]):
-        assert secret not in run.output
+    for name in SECRETS:
+        assert app_vars[name] not in run.output
 
 
 def test_env_value_drift_is_repaired(host):
@@ -119,5 +177,36 @@ def test_env_value_drift_is_repaired(host):
     run = run_playbook("converge.yml")
     assert run.rc == 0, run.tail()
     assert run.changed() >= 2
-    assert "RATELIMIT_REQUESTS='10'" in host.file("/etc/ahsp/app.env").content_string
+    assert 'RATELIMIT_REQUESTS="10"' in host.file("/etc/ahsp/app.env").content_string
     assert "tampered" not in host.file("/etc/ahsp/secrets.env").content_string
+
+
+@pytest.mark.parametrize(
+    ("overrides", "name"),
+    [
+        ({"app_extra_env": {"DEBUG": "true"}}, "app_extra_env"),
+        ({"app_extra_env": {"debug": "true"}}, "app_extra_env"),
+        ({"app_extra_env": {"TIME_ZONE": "UTC\nDEBUG=true"}}, "app_extra_env"),
+        ({"app_extra_env": {"SECRET_KEY": "x" * 60}}, "app_extra_env"),
+        ({"app_extra_env": {"DB_CONN_MAX_AGE": "soon"}}, "app_extra_env"),
+        ({"app_extra_secret_env": {"X": "a\nb"}}, "app_extra_secret_env"),
+        ({"app_base_dir": "/srv"}, "app_base_dir"),
+        ({"app_config_dir": "/etc"}, "app_config_dir"),
+        ({"app_media_root": "/var/lib"}, "app_media_root"),
+        ({"app_user": "Bad User"}, "app_user"),
+        ({"app_secret_key": "too-short"}, "app_secret_key"),
+        ({"app_redis_url": "redis://user:pw@host:6379/1"}, "app_redis_url"),
+        ({"app_trusted_proxies": ["10.0.0.1/8"]}, "app_trusted_proxies"),
+        ({"app_allowed_hosts": ["a.example.com, b.example.com"]}, "app_allowed_hosts"),
+        ({"app_debug": "true"}, "app_debug"),
+    ],
+    ids=lambda v: json.dumps(v) if isinstance(v, dict) else v,
+)
+def test_bad_input_fails_before_any_change(host, overrides, name):
+    state = "sha256sum /etc/ahsp/app.env /etc/ahsp/secrets.env /usr/local/bin/ahsp-manage"
+    before = host.check_output(state)
+    run = run_playbook("converge.yml", "--extra-vars", json.dumps(overrides))
+    assert run.rc != 0, run.tail()
+    assert name in run.output, run.tail()
+    assert "changed: [" not in run.output, run.tail()
+    assert host.check_output(state) == before

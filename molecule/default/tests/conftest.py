@@ -3,26 +3,25 @@
 The tests are not parametrized over Molecule's hosts (they do not use the
 `host` fixture): each one addresses the hosts it needs by name. HTTP requests
 to the app hosts go from the database host over the Docker network, by the
-containers' names, so the rate limiter sees one client across both app hosts.
+containers' names, so the rate limiter sees one client across both app hosts;
+load runs from the controller to the containers' addresses.
 """
 
 from __future__ import annotations
 
+import json
 import os
-import sys
+import shlex
 from pathlib import Path
 
 import pytest
-import testinfra
-
-ROOT = next(p for p in Path(__file__).resolve().parents if (p / "ansible.cfg").is_file())
-sys.path.insert(0, str(ROOT / "tests" / "lib"))
-
-from ahsp_testing import http, wait_for  # noqa: E402, F401 (path above; wait_for re-exported)
+from ahsp_testing import http, molecule_hosts, wait_for  # noqa: F401 (wait_for re-exported)
 
 REDIS, DB, APP1, APP2 = "stack-redis", "stack-db", "stack-app1", "stack-app2"
 APPS = (APP1, APP2)
 PORT = 8000
+# The scenario's inventory sets these instead of the defaults (molecule.yml).
+REDIS_PORT, PG_PORT, PG_DB, PG_USER = 6380, 5433, "ahsp_stack", "ahsp_stack_app"
 SECRET_NAMES = (
     "redis_requirepass",
     "postgresql_db_password",
@@ -30,30 +29,41 @@ SECRET_NAMES = (
     "app_admin_password",
 )
 
+# On the Redis host: the password from its own file (unquoted from redis.conf
+# syntax), so that no test command line (shown when a command fails) carries it.
+REDIS_AUTH = (
+    'REDISCLI_AUTH="$(sed -n \'s/^requirepass "\\(.*\\)"$/\\1/p\' /etc/redis/redis-auth.conf'
+    " | sed 's/\\\\\\(.\\)/\\1/g')\""
+)
+REDIS_CLI = f"{REDIS_AUTH} redis-cli -p {REDIS_PORT}"
 
-# On the Redis host: the password from its own file, so that no test command
-# line (shown when a command fails) carries it.
-REDIS_AUTH = "REDISCLI_AUTH=\"$(sed -n 's/^requirepass //p' /etc/redis/redis-auth.conf)\""
+# On an app host: a variable of the app's environment, read the way the app
+# reads it (python-dotenv), never through a shell.
+APP_ENV = (
+    '/srv/ahsp/current/venv/bin/python -c "import sys; from dotenv import dotenv_values; '
+    "sys.stdout.write(dotenv_values('/etc/ahsp/secrets.env', interpolate=False)[sys.argv[1]])\""
+)
 
 
 def url(app: str, path: str) -> str:
     return f"http://{app}:{PORT}{path}"
 
 
-def _host(name: str):
-    inventory = os.environ["MOLECULE_INVENTORY_FILE"]
-    return testinfra.get_host(f"ansible://{name}", ansible_inventory=inventory)
-
-
 @pytest.fixture(scope="session")
 def hosts() -> dict:
-    return {name: _host(name) for name in (REDIS, DB, APP1, APP2)}
+    return molecule_hosts()
 
 
 @pytest.fixture(scope="session")
 def client(hosts):
     """Where requests come from: a host of the stack that is not an app host."""
     return hosts[DB]
+
+
+@pytest.fixture(scope="session")
+def app_addresses(hosts) -> dict[str, str]:
+    """The app hosts' addresses on the Docker network, which the controller reaches too."""
+    return {app: hosts[app].check_output("hostname -I").split()[0] for app in APPS}
 
 
 class Secrets(dict):
@@ -75,14 +85,65 @@ def flush_rate_limits(hosts):
     """Fresh rate-limit counters (Redis db 1 holds only cache data)."""
 
     def flush() -> None:
-        hosts[REDIS].check_output(f"{REDIS_AUTH} redis-cli -n 1 flushdb")
+        hosts[REDIS].check_output(f"{REDIS_CLI} -n 1 flushdb")
 
     flush()
     return flush
 
 
+TREE = {
+    "classifications": [
+        {
+            "name": "Pekerjaan Persiapan",
+            "sub_classifications": [
+                {
+                    "name": "Pembersihan",
+                    "items": [
+                        {
+                            "code": "A.1",
+                            "name": "Pembersihan lapangan",
+                            "unit": "m2",
+                            "volume": "120.5",
+                            "unit_price": "15000.00",
+                        }
+                    ],
+                }
+            ],
+        }
+    ]
+}
+
+
+@pytest.fixture(scope="session")
+def api_token(hosts) -> tuple[int, str]:
+    """A project with a tree and a bearer token, made on the first app host."""
+    script = (
+        "from django.contrib.auth import get_user_model; "
+        "from detail_project.models import Project; "
+        "from detail_project.tree import parse_tree, replace_tree; "
+        "user = get_user_model().objects.get(username='admin'); "
+        "project, _ = Project.objects.get_or_create(owner=user, name='molecule stack'); "
+        "import json; "
+        f"replace_tree(project, parse_tree(json.loads({json.dumps(json.dumps(TREE))}))); "
+        "print(project.pk)"
+    )
+    app1 = hosts[APP1]
+    out = app1.check_output(f"ahsp-manage shell -c {shlex.quote(script)}")
+    project_id = int(out.splitlines()[-1])
+    token = app1.check_output("ahsp-manage create_api_token admin --name molecule").splitlines()[-1]
+    return project_id, token
+
+
 def health(client, app: str):
     return http(client, url(app, "/health/"))[0]
+
+
+def served(client, app: str) -> str:
+    return health(client, app).json()["version"]
+
+
+def live_release(host) -> str:
+    return host.file("/srv/ahsp/current").linked_to.rsplit("/", 1)[1]
 
 
 def private_address(host) -> str:

@@ -1,23 +1,47 @@
-"""Runs of site.yml from a test: drift on every tier, and a release that fails its health gate.
+"""Runs of site.yml from a test: drift on every tier, a release that fails its gate, --limit.
 
-These run first (alphabetical); the other tests then check the repaired stack.
+These run early (alphabetical); the behaviour tests then check the repaired stack.
 """
 
 from __future__ import annotations
 
 import json
-import shutil
-from pathlib import Path
 
-from ahsp_testing import ROOT_DIR, run_playbook
-from conftest import APP1, APP2, APPS, DB, REDIS, health, wait_for
+from ahsp_testing import break_health, copy_app, run_playbook
+from conftest import APP1, APP2, APPS, DB, PG_PORT, REDIS, health, live_release, served, wait_for
 
 PG_HBA = "/etc/postgresql/*/main/pg_hba.conf"
+
+NOOP_MIGRATION = '''"""Added by a test: a migration that changes nothing."""
+
+from django.db import migrations
+
+
+class Migration(migrations.Migration):
+    dependencies = [("detail_project", "{latest}")]
+    operations = [migrations.RunPython(migrations.RunPython.noop, migrations.RunPython.noop)]
+'''
+
+
+def add_noop_migration(source) -> str:
+    """A migration after the app's latest one; returns its name."""
+    migrations = source / "detail_project" / "migrations"
+    latest = sorted(p.stem for p in migrations.glob("[0-9][0-9][0-9][0-9]_*.py"))[-1]
+    (migrations / "9999_molecule_noop.py").write_text(NOOP_MIGRATION.format(latest=latest))
+    return "9999_molecule_noop"
 
 
 def _no_secret_in(output: str, secrets: dict[str, str]) -> None:
     for name, value in secrets.items():
         assert value not in output, f"{name} leaked into the playbook output"
+
+
+def _applied(db_host, name: str) -> bool:
+    sql = f"SELECT count(*) FROM django_migrations WHERE name = '{name}'"  # noqa: S608 - test constant
+    out = db_host.check_output(
+        f'runuser -u postgres -- psql -X -At -p {PG_PORT} -d ahsp_stack -c "{sql}"'
+    )
+    return out.strip() == "1"
 
 
 def test_drift_on_every_tier_is_repaired_then_clean(hosts, client, secrets):
@@ -42,57 +66,91 @@ def test_drift_on_every_tier_is_repaired_then_clean(hosts, client, secrets):
     assert redis.file("/etc/redis/redis-auth.conf").mode == 0o640
     assert redis.service("redis-server").is_running
     assert "trust" not in db.check_output(f"grep -v '^#' {PG_HBA}")
-    assert "RATELIMIT_REQUESTS='10'" in app1.file("/etc/ahsp/app.env").content_string
+    assert 'RATELIMIT_REQUESTS="10"' in app1.file("/etc/ahsp/app.env").content_string
     assert app1.file("/etc/ahsp/secrets.env").mode == 0o640
     assert "workers = 3" in app2.file("/etc/ahsp/gunicorn.conf.py").content_string
     assert app2.service("ahsp-gunicorn").is_running
     for app in APPS:
-        assert health(client, app).status == 200
+        wait_for(lambda app=app: health(client, app).status == 200, 30, f"{app} healthy")
 
     again = run_playbook("converge.yml")
     assert again.rc == 0, again.tail()
     assert again.changed() == 0, again.tail()
 
 
-def test_failing_release_stops_the_rollout_after_the_first_host(
-    hosts, client, secrets, tmp_path: Path
-):
-    before = {app: health(client, app).json()["version"] for app in APPS}
-    source = tmp_path / "app"
-    ignore = shutil.ignore_patterns("__pycache__", ".env", "*.sqlite3")
-    shutil.copytree(ROOT_DIR / "app", source, ignore=ignore)
-    with (source / "detail_project" / "health.py").open("a") as health_py:
-        health_py.write(
-            "\n\ndef check_release() -> None:\n"
-            '    raise RuntimeError("molecule: this release fails its health check")\n\n\n'
-            'CHECKS["release"] = check_release\n'
-        )
-
+def test_failing_release_steps_back_and_stops_the_rollout(hosts, client, secrets, tmp_path):
+    before = {app: live_release(hosts[app]) for app in APPS}
+    source = break_health(copy_app(tmp_path))
     broken = run_playbook(
         "converge.yml",
         "--extra-vars",
         # JSON, so the timeout stays an integer.
-        json.dumps({"app_source_dir": str(source), "gunicorn_systemd_health_timeout": 10}),
+        json.dumps({"app_source_dir": str(source), "gunicorn_systemd_health_timeout": 15}),
     )
     try:
         assert broken.rc != 0, broken.tail()
-        assert f"Rolling deploy stopped: {APP1} failed" in broken.output, broken.tail()
+        assert f"failed on {APP1}" in broken.output, broken.tail()
+        assert "Stepped back to" in broken.output, broken.tail()
         recap = broken.recap()
         assert recap[APP1]["failed"] >= 1, broken.tail()
         assert recap.get(APP2, {}).get("failed", 0) == 0, broken.tail()
         _no_secret_in(broken.output, secrets)
 
-        # The first host runs the new release and reports it unhealthy...
-        first = health(client, APP1)
-        assert first.status == 503
-        assert first.json()["version"] != before[APP1]
-        # ...the second was never touched: old release, healthy.
+        # The first host is back on its release, serving it; the failed one is marked.
+        assert live_release(hosts[APP1]) == before[APP1]
+        assert served(client, APP1) == before[APP1]
+        assert hosts[APP1].run("ls /srv/ahsp/releases/*.failed").rc == 0
+        # The second was never switched: same release, healthy.
+        assert live_release(hosts[APP2]) == before[APP2]
         second = health(client, APP2)
         assert second.status == 200, second.body
         assert second.json()["version"] == before[APP2]
-        assert hosts[APP2].file("/srv/ahsp/current").linked_to.endswith(before[APP2])
     finally:
         back = run_playbook("converge.yml")
         assert back.rc == 0, back.tail()
-    wait_for(lambda: health(client, APP1).status == 200, 30, f"{APP1} healthy again")
-    assert {app: health(client, app).json()["version"] for app in APPS} == before
+    assert {app: served(client, app) for app in APPS} == before
+
+
+def test_limit_without_the_first_host_migrates_once_then_rollback_refuses(hosts, client, tmp_path):
+    """--limit app2 alone: the migration runs there, before it switches; a rollback then refuses."""
+    before = {app: live_release(hosts[app]) for app in APPS}
+    source = copy_app(tmp_path)
+    migration = add_noop_migration(source)
+    run = run_playbook("converge.yml", "--limit", APP2, "--extra-vars", f"app_source_dir={source}")
+    try:
+        assert run.rc == 0, run.tail()
+        assert "Apply migrations" in run.output and APP1 not in run.recap(), run.tail()
+        assert _applied(hosts[DB], migration)
+        new = live_release(hosts[APP2])
+        assert new != before[APP2] and served(client, APP2) == new
+        assert live_release(hosts[APP1]) == before[APP1], "app1 was outside --limit"
+
+        # app2's previous release does not know 0002: the rollback lists it and refuses.
+        refused = run_playbook("../../playbooks/rollback.yml", "--limit", APP2)
+        assert refused.rc != 0, refused.tail()
+        assert f"detail_project.{migration}" in refused.output, refused.tail()
+        assert served(client, APP2) == new
+        # Forced (the migration only adds): app2 goes back to its previous release.
+        forced = run_playbook(
+            "../../playbooks/rollback.yml",
+            "--limit",
+            APP2,
+            "--extra-vars",
+            "app_rollback_force=true",
+        )
+        assert forced.rc == 0, forced.tail()
+        assert served(client, APP2) == before[APP2]
+        listing = run_playbook("../../playbooks/releases.yml", "--limit", APP2)
+        assert listing.rc == 0, listing.tail()
+        assert f"{before[APP2]} " in listing.output and "live" in listing.output
+        assert new in listing.output
+    finally:
+        # The migration only existed in this test's release: forget it, so later
+        # rollbacks see the schema the app's own releases know.
+        sql = f"DELETE FROM django_migrations WHERE name = '{migration}'"  # noqa: S608 - test constant
+        hosts[DB].check_output(
+            f'runuser -u postgres -- psql -X -At -p {PG_PORT} -d ahsp_stack -c "{sql}"'
+        )
+        back = run_playbook("converge.yml")
+        assert back.rc == 0, back.tail()
+    assert {app: served(client, app) for app in APPS} == before

@@ -2,38 +2,31 @@
 
 from __future__ import annotations
 
-import json
 import os
 import shlex
 import subprocess
 
 import pytest
 from ahsp_testing import ROOT_DIR, http
-from conftest import APP1, APP2, APPS, DB, REDIS, REDIS_AUTH, health, private_address, url
+from conftest import (
+    APP1,
+    APP2,
+    APP_ENV,
+    APPS,
+    DB,
+    PG_DB,
+    PG_PORT,
+    PG_USER,
+    REDIS,
+    REDIS_CLI,
+    REDIS_PORT,
+    health,
+    live_release,
+    private_address,
+    url,
+)
 
 MANAGED = "Managed by Ansible (ahsp-infra): local edits will be overwritten"
-
-TREE = {
-    "classifications": [
-        {
-            "name": "Pekerjaan Persiapan",
-            "sub_classifications": [
-                {
-                    "name": "Pembersihan",
-                    "items": [
-                        {
-                            "code": "A.1",
-                            "name": "Pembersihan lapangan",
-                            "unit": "m2",
-                            "volume": "120.5",
-                            "unit_price": "15000.00",
-                        }
-                    ],
-                }
-            ],
-        }
-    ]
-}
 
 
 def pg_hba(db_host) -> str:
@@ -46,12 +39,12 @@ def test_health_ok_with_every_check(client, app):
     assert response.status == 200, response.body
     body = response.json()
     assert body["status"] == "ok"
-    assert body["checks"] == {"database": "ok", "cache": "ok", "redis": "ok"}
+    assert body["checks"] == {"database": "ok", "redis": "ok"}
 
 
-def test_both_app_hosts_serve_the_same_release(client):
+def test_both_app_hosts_serve_the_live_release(hosts, client):
     versions = {health(client, app).json()["version"] for app in APPS}
-    assert len(versions) == 1, versions
+    assert versions == {live_release(hosts[APP1])} == {live_release(hosts[APP2])}, versions
 
 
 @pytest.mark.parametrize("app", APPS)
@@ -59,26 +52,6 @@ def test_admin_answers(client, app):
     (response,) = http(client, url(app, "/admin/"))
     assert response.status == 200, response.body[:500]
     assert "login" in response.url or "csrfmiddlewaretoken" in response.body
-
-
-@pytest.fixture(scope="module")
-def api_token(hosts) -> tuple[int, str]:
-    """A project with a tree and a bearer token, made on the first app host."""
-    script = (
-        "from django.contrib.auth import get_user_model; "
-        "from detail_project.models import Project; "
-        "from detail_project.tree import parse_tree, replace_tree; "
-        "user = get_user_model().objects.get(username='admin'); "
-        "project, _ = Project.objects.get_or_create(owner=user, name='molecule stack'); "
-        "import json; "
-        f"replace_tree(project, parse_tree(json.loads({json.dumps(json.dumps(TREE))}))); "
-        "print(project.pk)"
-    )
-    app1 = hosts[APP1]
-    out = app1.check_output(f"ahsp-manage shell -c {shlex.quote(script)}")
-    project_id = int(out.splitlines()[-1])
-    token = app1.check_output("ahsp-manage create_api_token admin --name molecule").splitlines()[-1]
-    return project_id, token
 
 
 @pytest.mark.parametrize("app", APPS)
@@ -112,8 +85,8 @@ def test_concurrent_requests_across_hosts_allow_exactly_the_limit(client, flush_
     assert statuses.count(429) == 190, statuses
 
 
-def test_top_level_group_vars_apply(hosts):
-    """group_vars/ next to site.yml reached every tier (a silently ignored file would not)."""
+def test_the_wiring_reached_every_tier(hosts):
+    """The header the wiring sets (the ahsp.stack.wiring vars plugin) is on every tier's files."""
     header = f"# {MANAGED}"
     assert header in hosts[REDIS].file("/etc/redis/redis.conf").content_string.splitlines()[:3]
     assert header in pg_hba(hosts[DB]).splitlines()[:3]
@@ -122,12 +95,12 @@ def test_top_level_group_vars_apply(hosts):
 
 
 @pytest.mark.parametrize("playbook_dir", [".", "playbooks", "molecule/default"])
-def test_every_entry_point_loads_the_top_level_group_vars(playbook_dir):
+def test_every_entry_point_sees_the_wiring(playbook_dir):
     """site.yml (repo root), a tier playbook run alone (playbooks/) and this scenario's converge."""
     out = subprocess.run(
         [
             "ansible",
-            REDIS,
+            APP1,
             "--inventory",
             os.environ["MOLECULE_INVENTORY_FILE"],
             "--playbook-dir",
@@ -135,7 +108,7 @@ def test_every_entry_point_loads_the_top_level_group_vars(playbook_dir):
             "-m",
             "ansible.builtin.debug",
             "-a",
-            "var=ansible_managed",
+            "var=ahsp_wiring_loaded",
         ],
         capture_output=True,
         text=True,
@@ -143,40 +116,63 @@ def test_every_entry_point_loads_the_top_level_group_vars(playbook_dir):
         check=False,
     )
     assert out.returncode == 0, out.stdout + out.stderr
-    assert MANAGED in out.stdout, out.stdout
+    assert '"ahsp_wiring_loaded": true' in out.stdout, out.stdout
 
 
-def test_app_hosts_use_the_redis_and_db_hosts(hosts):
+def test_app_hosts_use_the_inventorys_ports_and_names(hosts):
+    """Non-default Redis and PostgreSQL ports, database and user: exactly these reach the app."""
     redis_ip, db_ip = private_address(hosts[REDIS]), private_address(hosts[DB])
     for app in APPS:
-        env = hosts[app].file("/etc/ahsp/app.env").content_string
-        assert f"REDIS_URL='redis://{redis_ip}:6379/1'" in env
-        assert f"DB_HOST='{db_ip}'" in env
-        assert "SQLITE_PATH" not in env
+        env = hosts[app].file("/etc/ahsp/app.env").content_string.splitlines()
+        assert f'REDIS_URL="redis://{redis_ip}:{REDIS_PORT}/1"' in env
+        assert f'DB_HOST="{db_ip}"' in env
+        assert f'DB_PORT="{PG_PORT}"' in env
+        assert f'DB_NAME="{PG_DB}"' in env
+        assert f'DB_USER="{PG_USER}"' in env
+        assert not any(line.startswith("SQLITE_PATH=") for line in env)
+
+
+def test_database_tier_runs_the_inventorys_port_database_and_user(hosts):
+    db = hosts[DB]
+    listening = db.check_output(f"ss -Hltn 'sport = :{PG_PORT}'")
+    assert f"{private_address(db)}:{PG_PORT}" in listening
+    sql = f"SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = '{PG_DB}'"  # noqa: S608
+    owner = db.check_output(f'runuser -u postgres -- psql -X -At -p {PG_PORT} -c "{sql}"')
+    assert owner == PG_USER
+
+
+def test_mixed_debian_releases(hosts):
+    """Redis and app1 on Debian 13, PostgreSQL and app2 on Debian 12: both release lines covered."""
+    codenames = {name: hosts[name].system_info.codename for name in (REDIS, DB, APP1, APP2)}
+    assert codenames == {REDIS: "trixie", APP1: "trixie", DB: "bookworm", APP2: "bookworm"}
 
 
 def test_redis_binds_its_private_address_and_requires_the_password(hosts):
     redis = hosts[REDIS]
     redis_ip = private_address(redis)
-    listening = redis.check_output("ss -Hltn 'sport = :6379'")
-    assert f"{redis_ip}:6379" in listening
-    assert "127.0.0.1:6379" in listening
-    protected = redis.check_output(f"{REDIS_AUTH} redis-cli --no-raw config get protected-mode")
+    listening = redis.check_output(f"ss -Hltn 'sport = :{REDIS_PORT}'")
+    assert f"{redis_ip}:{REDIS_PORT}" in listening
+    assert f"127.0.0.1:{REDIS_PORT}" in listening
+    protected = redis.check_output(f"{REDIS_CLI} --no-raw config get protected-mode")
     assert protected.split()[-1] == '"yes"'
     # Another host of the network without the password: refused.
     probe = (
-        f"import socket; s = socket.create_connection(('{redis_ip}', 6379), 5); "
+        f"import socket; s = socket.create_connection(('{redis_ip}', {REDIS_PORT}), 5); "
         "s.sendall(b'PING\\r\\n'); print(s.recv(200).decode())"
     )
     assert "NOAUTH" in hosts[DB].check_output(f"python3 -c {shlex.quote(probe)}")
-    # An app host with the password it was given (read from its secrets file, not argv).
+    # An app host with the password it was given, read the way the app reads it
+    # (never through a shell, never on a command line): an inline RESP AUTH.
     probe_auth = (
-        f"import os, socket, time; s = socket.create_connection(('{redis_ip}', 6379), 5); "
-        "s.sendall(('AUTH ' + os.environ['REDIS_PASSWORD'] + '\\r\\nPING\\r\\n').encode()); "
+        "import socket, subprocess, sys, time; "
+        f"pw = subprocess.run(sys.argv[1:], capture_output=True, check=True).stdout; "
+        f"s = socket.create_connection(('{redis_ip}', {REDIS_PORT}), 5); "
+        "s.sendall(b'*2\\r\\n$4\\r\\nAUTH\\r\\n$%d\\r\\n%s\\r\\nPING\\r\\n' % (len(pw), pw)); "
         "time.sleep(0.3); print(s.recv(200).decode())"
     )
-    env = "set -a; . /etc/ahsp/secrets.env; set +a"
-    out = hosts[APP1].check_output(f"{env}; python3 -c {shlex.quote(probe_auth)}")
+    out = hosts[APP1].check_output(
+        f"python3 -c {shlex.quote(probe_auth)} sh -c {shlex.quote(APP_ENV + ' REDIS_PASSWORD')}"
+    )
     assert "+PONG" in out
 
 

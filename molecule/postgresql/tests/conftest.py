@@ -3,33 +3,43 @@
 from __future__ import annotations
 
 import shlex
-import sys
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
-
-ROOT = next(p for p in Path(__file__).resolve().parents if (p / "ansible.cfg").is_file())
-sys.path.insert(0, str(ROOT / "tests" / "lib"))
+from ahsp_testing import inventory_variables, molecule_hosts
 
 # What Debian ships as `postgresql` on each supported release.
 VERSIONS = {"bookworm": "15", "trixie": "17"}
 
 
-@pytest.fixture(scope="module")
-def pg_vars(host) -> dict:
-    """The role's inputs as the inventory gave them to the converge."""
-    return host.ansible.get_variables()
+def version_of(host) -> str:
+    return VERSIONS[host.system_info.codename]
 
 
-@pytest.fixture(scope="module")
-def password(pg_vars) -> str:
-    return pg_vars["postgresql_db_password"]
+def conf_dir_of(host) -> str:
+    return f"/etc/postgresql/{version_of(host)}/main"
+
+
+def sql_as_superuser(host, sql: str) -> str:
+    """A query as the postgres superuser over the Unix socket (peer)."""
+    return host.check_output(f"runuser -u postgres -- psql -X -At -c {shlex.quote(sql)}")
+
+
+@pytest.fixture(scope="session")
+def hosts() -> dict:
+    """Both hosts (Debian 12 and 13), for tests that cover them in one playbook run."""
+    return molecule_hosts()
+
+
+@pytest.fixture(scope="session")
+def password(hosts) -> str:
+    """The same test password on both hosts, as the inventory gave it to the converge."""
+    return inventory_variables(next(iter(hosts)))["postgresql_db_password"]
 
 
 @pytest.fixture(scope="module")
 def version(host) -> str:
-    return VERSIONS[host.system_info.codename]
+    return version_of(host)
 
 
 @pytest.fixture(scope="module")
@@ -38,8 +48,8 @@ def cluster_unit(version) -> str:
 
 
 @pytest.fixture(scope="module")
-def conf_dir(version) -> str:
-    return f"/etc/postgresql/{version}/main"
+def conf_dir(host) -> str:
+    return conf_dir_of(host)
 
 
 @pytest.fixture(scope="module")
@@ -77,8 +87,4 @@ def psql(host, password) -> Callable[..., object]:
 @pytest.fixture
 def superuser_sql(host) -> Callable[[str], str]:
     """A query as the postgres superuser over the Unix socket (peer)."""
-
-    def run(sql: str) -> str:
-        return host.check_output(f"runuser -u postgres -- psql -X -At -c {shlex.quote(sql)}")
-
-    return run
+    return lambda sql: sql_as_superuser(host, sql)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shlex
+
 import pytest
 
 
@@ -118,7 +120,7 @@ def test_config_files_private(host, conf_dir, name):
 def test_password_in_no_file(host, password):
     # The role writes it nowhere; PostgreSQL keeps only a SCRAM verifier.
     paths = "/etc /var/log /run /tmp /var/tmp /root /var/lib/postgresql"
-    hits = host.run(f"grep -rlF -- '{password}' {paths} 2>/dev/null").stdout.split()
+    hits = host.run(f"grep -rlF -- {shlex.quote(password)} {paths} 2>/dev/null").stdout.split()
     assert hits == []
 
 

@@ -3,25 +3,22 @@
 from __future__ import annotations
 
 import shlex
-import sys
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
-
-ROOT = next(p for p in Path(__file__).resolve().parents if (p / "ansible.cfg").is_file())
-sys.path.insert(0, str(ROOT / "tests" / "lib"))
+from ahsp_testing import inventory_variables, molecule_hosts
 
 
-@pytest.fixture(scope="module")
-def redis_vars(host) -> dict:
-    """The role's inputs as the inventory gave them to the converge."""
-    return host.ansible.get_variables()
+@pytest.fixture(scope="session")
+def hosts() -> dict:
+    """Both hosts (Debian 12 and 13), for tests that cover them in one playbook run."""
+    return molecule_hosts()
 
 
-@pytest.fixture(scope="module")
-def password(redis_vars) -> str:
-    return redis_vars["redis_requirepass"]
+@pytest.fixture(scope="session")
+def password(hosts) -> str:
+    """The same test password on both hosts, as the inventory gave it to the converge."""
+    return inventory_variables(next(iter(hosts)))["redis_requirepass"]
 
 
 @pytest.fixture

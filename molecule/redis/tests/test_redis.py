@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 import time
 
 import pytest
@@ -13,6 +14,12 @@ def test_service_active_and_enabled(host):
     assert service.is_enabled
     # Type=notify: systemd only reports it active once Redis said READY=1.
     assert host.check_output("systemctl show -p Type --value redis-server") == "notify"
+
+
+def test_admin_socket_is_private(host):
+    sock = host.file("/run/redis/redis-server.sock")
+    assert sock.is_socket
+    assert (sock.user, sock.mode) == ("redis", 0o700)
 
 
 def test_listens_only_on_bound_addresses(host):
@@ -92,8 +99,13 @@ def test_config_files_private(host, path):
 
 
 def test_password_only_in_the_private_file(host, password):
-    hits = host.run(f"grep -rlF -- '{password}' /etc /var/log /run 2>/dev/null").stdout.split()
-    assert hits == ["/etc/redis/redis-auth.conf"]
+    """Raw nowhere; in redis.conf syntax (\\ and \" escaped) only in the 0640 password file."""
+    escaped = password.replace("\\", "\\\\").replace('"', '\\"')
+    grep = "grep -rlF -- {} /etc /var/log /run 2>/dev/null"
+    assert host.run(grep.format(shlex.quote(password))).stdout.split() == []
+    assert host.run(grep.format(shlex.quote(escaped))).stdout.split() == [
+        "/etc/redis/redis-auth.conf"
+    ]
 
 
 def test_password_not_on_any_command_line(host, password):

@@ -1,15 +1,10 @@
-"""Fixtures for the gunicorn_systemd behaviour tests (full single-host stack)."""
+"""Fixtures for the single-host stack: the gunicorn_systemd and static_files roles under systemd."""
 
 from __future__ import annotations
 
 import shlex
-import sys
-from pathlib import Path
 
 import pytest
-
-ROOT = next(p for p in Path(__file__).resolve().parents if (p / "ansible.cfg").is_file())
-sys.path.insert(0, str(ROOT / "tests" / "lib"))
 
 SERVICE = "ahsp-gunicorn"
 BASE = "http://127.0.0.1:8000"
@@ -39,3 +34,8 @@ def main_pid(host) -> int:
 def worker_pids(host) -> set[int]:
     out = host.check_output(f"ps -o pid= --ppid {main_pid(host)}")
     return {int(p) for p in out.split()}
+
+
+def live_release(host) -> str:
+    """The release `current` points at."""
+    return host.file("/srv/ahsp/current").linked_to

@@ -1,4 +1,4 @@
-"""Behaviour of the deployed stack under systemd: workers, health, rate limit, recovery."""
+"""Behaviour of the deployed stack under systemd: sockets, workers, health, rate limit, recovery."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ import json
 import re
 import time
 
+from ahsp_load import Load
 from ahsp_testing import http, wait_for
-from conftest import BASE, SERVICE, main_pid, worker_pids
+from conftest import BASE, SERVICE, live_release, main_pid, worker_pids
 
 
 def test_service_active_enabled_and_notify(host):
@@ -15,6 +16,29 @@ def test_service_active_enabled_and_notify(host):
     assert service.is_running
     assert service.is_enabled
     assert host.check_output(f"systemctl show -p Type --value {SERVICE}") == "notify"
+
+
+def test_systemd_holds_the_listening_socket(host):
+    socket = host.service(f"{SERVICE}.socket")
+    assert socket.is_running
+    assert socket.is_enabled
+    listen = host.check_output(f"systemctl show -p Listen --value {SERVICE}.socket")
+    assert "0.0.0.0:8000 (Stream)" in listen
+    # gunicorn took the socket over from systemd (LISTEN_FDS) instead of binding it.
+    journal = host.check_output(f"journalctl -u {SERVICE} -o cat --no-pager")
+    assert "(systemd)" in journal or "Listening at" in journal
+
+
+def test_restart_refuses_no_connection(host):
+    """While gunicorn restarts, systemd queues connections: no request fails under load."""
+    address = host.check_output("hostname -I").split()[0]
+    with Load([f"http://{address}:8000/health/live/"], rate=50, max_seconds=60) as load:
+        time.sleep(1)
+        host.check_output(f"systemctl restart {SERVICE}")
+        time.sleep(2)
+    summary = load.summary
+    assert summary.sent >= 100, summary.describe()
+    assert summary.failures == [], summary.describe()
 
 
 def test_runs_as_the_app_user_in_a_sandbox(host):
@@ -29,18 +53,25 @@ def test_runs_as_the_app_user_in_a_sandbox(host):
     assert owner == "ahsp"
 
 
+def test_master_records_what_it_runs(host):
+    state = json.loads(host.file(f"/run/{SERVICE}/state.json").content_string)
+    assert state["pid"] == main_pid(host)
+    assert state["release"] == live_release(host)
+    assert state["venv"] == host.file(f"{live_release(host)}/venv").linked_to
+
+
 def test_control_socket_answers_in_the_runtime_directory(host):
     sock = host.file(f"/run/{SERVICE}/gunicorn.ctl")
     assert sock.is_socket
     assert (sock.user, sock.mode) == ("ahsp", 0o600)
     out = host.check_output(
-        f"runuser -u ahsp -- /srv/ahsp/venv/bin/gunicornc -s /run/{SERVICE}/gunicorn.ctl"
+        f"runuser -u ahsp -- /srv/ahsp/current/venv/bin/gunicornc -s /run/{SERVICE}/gunicorn.ctl"
         " -c 'show workers' -j"
     )
     assert len(json.loads(out)["workers"]) == 4
-    errors = host.file("/var/log/ahsp/gunicorn-error.log").content_string
-    assert "Control server error" not in errors
-    assert "Failed to start control socket" not in errors
+    journal = host.check_output(f"journalctl -u {SERVICE} -o cat --no-pager")
+    assert "Control server error" not in journal
+    assert "Failed to start control socket" not in journal
 
 
 def test_exactly_workers_plus_one_processes(host):
@@ -49,17 +80,19 @@ def test_exactly_workers_plus_one_processes(host):
     assert int(tasks) >= 5
 
 
-def test_health_ok_with_every_check(host):
+def test_health_ok_and_reports_the_live_release(host):
     (response,) = http(host, f"{BASE}/health/")
     assert response.status == 200, response.body
     body = response.json()
     assert body["status"] == "ok"
-    assert body["checks"] == {"database": "ok", "cache": "ok", "redis": "ok"}
-    assert body["version"]
+    assert set(body["checks"].values()) == {"ok"}
+    assert body["version"] == live_release(host).rsplit("/", 1)[1]
 
 
 def test_static_asset_served_hashed_and_compressed(host):
-    manifest = json.loads(host.file("/srv/ahsp/static/staticfiles.json").content_string)
+    manifest = json.loads(
+        host.file("/srv/ahsp/current/staticfiles/staticfiles.json").content_string
+    )
     hashed = manifest["paths"]["css/app.css"]
     assert re.match(r"css/app\.[0-9a-f]{12}\.css$", hashed)
     (response,) = http(host, f"{BASE}/static/{hashed}", headers={"Accept-Encoding": "gzip"})

@@ -1,18 +1,19 @@
-"""Runs of the stack's converge from a test: code reload, drift repair, secrets.
+"""Runs of the single-host converge from a test: reload, self-healing, step back, drift, bad input.
 
-These run before test_gunicorn.py (alphabetical), which then checks the
-repaired host.
+These run before test_static_files.py and test_gunicorn.py... alphabetically
+after them, so they come last and leave the host converged from app/.
 """
 
 from __future__ import annotations
 
-import shutil
-import time
-from pathlib import Path
+import json
+import os
+import signal
+import subprocess
 
 import pytest
-from ahsp_testing import ROOT_DIR, http, run_playbook
-from conftest import BASE, SERVICE, main_pid
+from ahsp_testing import break_health, copy_app, http, run_playbook, scenario_dir, wait_for
+from conftest import BASE, SERVICE, live_release, main_pid
 
 UNIT = f"/etc/systemd/system/{SERVICE}.service"
 CONF = "/etc/ahsp/gunicorn.conf.py"
@@ -22,13 +23,16 @@ def _secrets(stack_vars) -> list[str]:
     return [stack_vars[k] for k in ("app_secret_key", "redis_requirepass", "app_admin_password")]
 
 
-def test_code_change_reloads_without_a_new_master(host, tmp_path: Path, stack_vars):
-    source = tmp_path / "app"
-    shutil.copytree(ROOT_DIR / "app", source, ignore=shutil.ignore_patterns("__pycache__", ".env"))
+def _served(host) -> str:
+    return http(host, f"{BASE}/health/")[0].json()["version"]
+
+
+def test_code_change_reloads_without_a_new_master(host, tmp_path, stack_vars):
+    source = copy_app(tmp_path)
     css = source / "static" / "css" / "app.css"
     css.write_text(css.read_text() + "\n/* molecule: a code change */\n")
     master = main_pid(host)
-    before = http(host, f"{BASE}/health/")[0].json()["version"]
+    before = live_release(host)
 
     changed = run_playbook("converge.yml", "--extra-vars", f"app_source_dir={source}")
     try:
@@ -36,19 +40,89 @@ def test_code_change_reloads_without_a_new_master(host, tmp_path: Path, stack_va
         assert changed.changed() > 0
         for secret in _secrets(stack_vars):
             assert secret not in changed.output
-        deadline = time.monotonic() + 20
-        after = before
-        while time.monotonic() < deadline and after == before:
-            after = http(host, f"{BASE}/health/")[0].json()["version"]
-            time.sleep(0.5)
-        assert after != before, "the new release's APP_VERSION is not served"
+        after = live_release(host)
+        assert after != before
+        # The gate already waited for the workers to serve the new release.
+        assert _served(host) == after.rsplit("/", 1)[1]
         assert main_pid(host) == master, "a code change must reload, not restart"
-        manifest = host.file("/srv/ahsp/static/staticfiles.json").content_string
-        assert "app.css" in manifest
+        assert host.file("/srv/ahsp/previous").linked_to == before
     finally:
         back = run_playbook("converge.yml")
         assert back.rc == 0, back.tail()
     assert main_pid(host) == master
+    assert _served(host) == before.rsplit("/", 1)[1]
+
+
+def test_interrupted_deploy_is_finished_by_the_next_run(host, tmp_path):
+    """Killed right after `current` switched, before gunicorn was told: the next run finishes it."""
+    source = copy_app(tmp_path)
+    (source / "detail_project" / "interrupted.py").write_text(
+        '"""A new module: a new release."""\n'
+    )
+    before = live_release(host)
+    env = {**os.environ, "ANSIBLE_NOCOLOR": "1"}
+    cmd = [
+        "ansible-playbook", "--inventory", os.environ["MOLECULE_INVENTORY_FILE"],
+        str(scenario_dir() / "converge.yml"), "--extra-vars", f"app_source_dir={source}",
+    ]  # fmt: skip
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+        cwd=scenario_dir(), start_new_session=True,
+    )  # fmt: skip
+    killed = False
+    try:
+        for line in proc.stdout:
+            if "service | Start, restart or reload gunicorn" in line:
+                os.killpg(proc.pid, signal.SIGKILL)
+                killed = True
+                break
+    finally:
+        proc.wait(timeout=600)
+    assert killed, "the run never reached the reload"
+    switched = live_release(host)
+    assert switched != before, "the run was killed before it switched"
+    assert _served(host) == before.rsplit("/", 1)[1], "gunicorn still serves the old release"
+
+    heal = run_playbook("converge.yml", "--extra-vars", f"app_source_dir={source}")
+    try:
+        assert heal.rc == 0, heal.tail()
+        assert heal.changed() > 0, heal.tail()
+        assert _served(host) == switched.rsplit("/", 1)[1]
+        again = run_playbook("converge.yml", "--extra-vars", f"app_source_dir={source}")
+        assert again.rc == 0, again.tail()
+        assert again.changed() == 0, again.tail()
+    finally:
+        back = run_playbook("converge.yml")
+        assert back.rc == 0, back.tail()
+    assert _served(host) == before.rsplit("/", 1)[1]
+
+
+def test_release_that_fails_its_gate_steps_back(host, tmp_path, stack_vars):
+    before = live_release(host)
+    source = break_health(copy_app(tmp_path))
+    broken = run_playbook(
+        "converge.yml",
+        "--extra-vars",
+        json.dumps({"app_source_dir": str(source), "gunicorn_systemd_health_timeout": 15}),
+    )
+    try:
+        assert broken.rc != 0, broken.tail()
+        failed = [line for line in broken.output.splitlines() if "failed on" in line]
+        assert failed, broken.tail()
+        assert "Stepped back to" in broken.output and "serves again" in broken.output
+        for secret in _secrets(stack_vars):
+            assert secret not in broken.output
+        # Back on the previous release, serving it; the failed one marked and kept.
+        assert live_release(host) == before
+        assert _served(host) == before.rsplit("/", 1)[1]
+        marked = host.check_output("ls /srv/ahsp/releases/").split()
+        failed_ids = [m.removesuffix(".failed") for m in marked if m.endswith(".failed")]
+        assert len(failed_ids) == 1
+        assert failed_ids[0] in marked
+    finally:
+        back = run_playbook("converge.yml")
+        assert back.rc == 0, back.tail()
+    assert _served(host) == before.rsplit("/", 1)[1]
 
 
 def test_drift_is_repaired_and_reported(host, stack_vars):
@@ -57,7 +131,7 @@ def test_drift_is_repaired_and_reported(host, stack_vars):
     host.check_output("chmod 0644 /etc/ahsp/secrets.env")
     host.check_output("sed -i '/^RATELIMIT_REQUESTS=/d' /etc/ahsp/app.env")
     host.check_output("systemctl daemon-reload")
-    host.check_output(f"systemctl disable --now {SERVICE}")
+    host.check_output(f"systemctl disable --now {SERVICE} {SERVICE}.socket")
 
     repair = run_playbook("converge.yml", "-vvv")
     assert repair.rc == 0, repair.tail()
@@ -68,9 +142,11 @@ def test_drift_is_repaired_and_reported(host, stack_vars):
     assert "Restart=on-failure" in host.file(UNIT).content_string
     assert "workers = 4" in host.file(CONF).content_string
     assert host.file("/etc/ahsp/secrets.env").mode == 0o640
-    assert "RATELIMIT_REQUESTS='10'" in host.file("/etc/ahsp/app.env").content_string
-    assert host.service(SERVICE).is_running
-    assert host.service(SERVICE).is_enabled
+    assert 'RATELIMIT_REQUESTS="10"' in host.file("/etc/ahsp/app.env").content_string
+    for unit in (SERVICE, f"{SERVICE}.socket"):
+        assert host.service(unit).is_running
+        assert host.service(unit).is_enabled
+    wait_for(lambda: http(host, f"{BASE}/health/")[0].status == 200, 30, "health 200")
 
     again = run_playbook("converge.yml")
     assert again.rc == 0, again.tail()
@@ -88,16 +164,43 @@ def test_check_diff_after_converge_is_clean_and_secret_free(stack_vars):
 @pytest.mark.parametrize(
     ("overrides", "name"),
     [
-        ("gunicorn_systemd_bind=nonsense", "gunicorn_systemd_bind"),
-        ("gunicorn_systemd_bind=0.0.0.0:99999", "gunicorn_systemd_bind"),
-        ("app_secret_key=too-short", "app_secret_key"),
-        ("app_redis_url=redis://user:pw@host:6379/1", "app_redis_url"),
-        ("app_environment=prod", "app_environment"),
+        ({"gunicorn_systemd_bind": "nonsense"}, "gunicorn_systemd_bind"),
+        ({"gunicorn_systemd_bind": "0.0.0.0:99999"}, "gunicorn_systemd_bind"),
+        ({"gunicorn_systemd_bind": "192.0.2.99:8000"}, "gunicorn_systemd_bind"),
+        ({"gunicorn_systemd_workers": "many"}, "gunicorn_systemd_workers"),
+        ({"gunicorn_systemd_user": "ahsp\nUser=root"}, "gunicorn_systemd_user"),
+        ({"gunicorn_systemd_log_dir": "/var/log"}, "gunicorn_systemd_log_dir"),
+        ({"gunicorn_systemd_env_files": ["/etc/ahsp/app env"]}, "gunicorn_systemd_env_files"),
+        ({"gunicorn_systemd_proc_name": "ahsp'; import os #"}, "gunicorn_systemd_proc_name"),
+        (
+            {"gunicorn_systemd_forwarded_allow_ips": ["10.0.0.1/8"]},
+            "gunicorn_systemd_forwarded_allow_ips",
+        ),
+        ({"app_secret_key": "too-short"}, "app_secret_key"),
+        ({"app_environment": "prod"}, "app_environment"),
     ],
+    ids=lambda v: json.dumps(v) if isinstance(v, dict) else v,
 )
 def test_bad_input_fails_before_any_change(host, overrides, name):
-    before = host.check_output(f"sha256sum {UNIT} {CONF} /etc/ahsp/app.env")
-    run = run_playbook("converge.yml", "--extra-vars", overrides)
+    state = f"sha256sum {UNIT} {CONF} /etc/ahsp/app.env; readlink /srv/ahsp/current"
+    before, pid = host.check_output(state), main_pid(host)
+    run = run_playbook("converge.yml", "--extra-vars", json.dumps(overrides))
     assert run.rc != 0
     assert name in run.output, run.tail()
-    assert host.check_output(f"sha256sum {UNIT} {CONF} /etc/ahsp/app.env") == before
+    assert "changed: [" not in run.output, run.tail()
+    assert host.check_output(state) == before
+    assert main_pid(host) == pid
+
+
+def test_config_gunicorn_rejects_leaves_the_service_untouched(host):
+    """Well-formed but wrong for gunicorn: --check-config refuses it before the file changes."""
+    state = f"sha256sum {CONF}; readlink /srv/ahsp/current"
+    before, pid = host.check_output(state), main_pid(host)
+    run = run_playbook(
+        "converge.yml", "--extra-vars", "gunicorn_systemd_wsgi_app=config.wsgi:nothing"
+    )
+    assert run.rc != 0, run.tail()
+    assert "gunicorn_systemd" in run.output and "check-config" in run.output, run.tail()
+    assert host.check_output(state) == before
+    assert main_pid(host) == pid
+    assert http(host, f"{BASE}/health/")[0].status == 200

@@ -1,0 +1,112 @@
+"""Bad values anywhere in the inventory: site.yml fails, names the variable, and no host changes.
+
+Each case is a real `site.yml` run against the converged stack. Most are
+refused by the preflight (every role's input checks, on every host, before
+any host changes); some are well-formed and refused by a run-time check
+(PostgreSQL's own parser) before the file they would land in is replaced.
+Every managed file, link and service process of all four hosts is compared
+before and after. The runs go three at a time: none of them changes anything.
+"""
+
+from __future__ import annotations
+
+import json
+from concurrent.futures import ThreadPoolExecutor
+
+from ahsp_testing import run_playbook
+from conftest import APPS, DB, REDIS
+
+STATE = {
+    REDIS: (
+        "sha256sum /etc/redis/redis.conf /etc/redis/redis-auth.conf "
+        "/etc/systemd/system/redis-server.service.d/ahsp.conf; "
+        "systemctl show -p MainPID -p ActiveState redis-server"
+    ),
+    DB: (
+        "sha256sum /etc/postgresql/*/main/conf.d/ahsp.conf /etc/postgresql/*/main/pg_hba.conf; "
+        "systemctl show -p MainPID -p ActiveState 'postgresql@*-main'"
+    ),
+    **{
+        app: (
+            "sha256sum /etc/ahsp/app.env /etc/ahsp/secrets.env /etc/ahsp/gunicorn.conf.py "
+            "/etc/systemd/system/ahsp-gunicorn.service /etc/systemd/system/ahsp-gunicorn.socket "
+            "/usr/local/bin/ahsp-manage; readlink /srv/ahsp/current; "
+            "systemctl show -p MainPID -p ActiveState ahsp-gunicorn"
+        )
+        for app in APPS
+    },
+}
+
+# (extra vars, the variable the refusal must name)
+CASES = [
+    # redis role
+    ({"redis_port": "sixty"}, "redis_port"),
+    ({"redis_dir": "/var/lib"}, "redis_dir"),
+    ({"redis_logfile": "/var/log/redis.log"}, "redis_logfile"),
+    ({"redis_bind": ["127.0.0.1", "192.0.2.99"]}, "redis_bind"),
+    ({"redis_extra_config": {"Protected-Mode": "no"}}, "redis_extra_config"),
+    ({"redis_extra_config": {"maxclients": "100\nprotected-mode no"}}, "redis_extra_config"),
+    ({"redis_maxmemory": "lots"}, "redis_maxmemory"),
+    # postgresql role
+    ({"postgresql_allowed_clients": ["10.0.0.1/24"]}, "postgresql_allowed_clients"),
+    ({"postgresql_listen_addresses": ["127.0.0.1", "192.0.2.99"]}, "postgresql_listen_addresses"),
+    ({"postgresql_port": 70000}, "postgresql_port"),
+    ({"postgresql_extra_config": {"listen_addresses": "*"}}, "postgresql_extra_config"),
+    # well-formed, refused by PostgreSQL's own parser before the file is replaced
+    ({"postgresql_extra_config": {"work_mem": "lots"}}, "postgresql_extra_config"),
+    # app role
+    ({"app_extra_env": {"DEBUG": "true"}}, "app_extra_env"),
+    ({"app_extra_env": {"allowed_hosts": "*"}}, "app_extra_env"),
+    ({"app_extra_env": {"TIME_ZONE": "UTC\nDEBUG=true"}}, "app_extra_env"),
+    ({"app_extra_env": {"REDIS_SENTINEL_PASSWORD": "not-here"}}, "app_extra_env"),
+    ({"app_extra_secret_env": {"API_KEY ": "x"}}, "app_extra_secret_env"),
+    ({"app_base_dir": "/srv"}, "app_base_dir"),
+    ({"app_config_dir": "/etc"}, "app_config_dir"),
+    ({"app_user": "root\nUser=root"}, "app_user"),
+    ({"app_secret_key": "too-short"}, "app_secret_key"),
+    ({"app_redis_url": "redis://user:pw@10.0.0.1:6380/1"}, "app_redis_url"),
+    ({"app_trusted_proxies": ["10.0.0.1/8"]}, "app_trusted_proxies"),
+    ({"app_allowed_hosts": ["a.example.com,b.example.com"]}, "app_allowed_hosts"),
+    # static_files role
+    ({"static_files_owner": "Bad Owner"}, "static_files_owner"),
+    # gunicorn_systemd role
+    ({"gunicorn_systemd_bind": "192.0.2.99:8000"}, "gunicorn_systemd_bind"),
+    ({"gunicorn_systemd_workers": "many"}, "gunicorn_systemd_workers"),
+    ({"gunicorn_systemd_log_dir": "/var/log"}, "gunicorn_systemd_log_dir"),
+    ({"gunicorn_systemd_proc_name": "ahsp'; import os #"}, "gunicorn_systemd_proc_name"),
+    # site.yml: values the tiers must agree on
+    ({"app_redis_password": "a-different-password-0123"}, "app_redis_password"),
+    ({"app_db_password": "a-different-password-0123"}, "app_db_password"),
+    ({"app_db_port": 5432}, "app_db_port"),
+    ({"app_redis_url": "redis://10.0.0.1:6379/1"}, "app_redis_url"),
+]
+
+
+def _state(hosts) -> dict[str, str]:
+    return {name: hosts[name].check_output(command) for name, command in STATE.items()}
+
+
+def test_every_bad_input_fails_names_the_variable_and_changes_nothing(hosts, secrets):
+    prefixes = ("redis_", "postgresql_", "app_", "static_files_", "gunicorn_systemd_")
+    assert len(CASES) >= 25
+    assert all(any(name.startswith(p) for _, name in CASES) for p in prefixes)
+    before = _state(hosts)
+
+    def attempt(case):
+        return case, run_playbook("converge.yml", "--extra-vars", json.dumps(case[0]))
+
+    problems = []
+    with ThreadPoolExecutor(3) as pool:
+        for (overrides, name), run in pool.map(attempt, CASES):
+            label = json.dumps(overrides)
+            if run.rc == 0:
+                problems.append(f"{label}: the run succeeded")
+            elif name not in run.output:
+                problems.append(f"{label}: the failure does not name {name}:\n{run.tail(15)}")
+            elif "changed: [" in run.output:
+                problems.append(f"{label}: something changed:\n{run.tail(15)}")
+            for secret in secrets.values():
+                if secret in run.output:
+                    problems.append(f"{label}: a secret reached the output")
+    assert problems == [], "\n".join(problems)
+    assert _state(hosts) == before

@@ -1,0 +1,122 @@
+"""Day-2 changes under live traffic: every step must finish with 0 failed requests.
+
+A bounded load (60 requests/s from the controller, spread over both app
+hosts, against /health/ and the tree API with a bearer token) runs while the
+playbooks ship, one after the other: an environment change (reload), a code
+change (reload), a requirements change (new venv: restart, while systemd
+queues connections), a Redis run-time setting (CONFIG SET), a PostgreSQL
+reloadable setting (reload), a rollback, and the return to the original
+inventory. A failure is a 5xx, a refused or reset connection, or a timeout.
+The p99 latency of each step is reported against a quiet baseline (and
+written to build/zero-downtime.json).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+from ahsp_load import Load
+from ahsp_testing import ROOT_DIR, copy_app, run_playbook
+from conftest import APPS, DB, PG_PORT, REDIS, REDIS_CLI, live_release
+
+RATE = 60.0
+QUIET_SECONDS = 10.0
+PG_STARTED = (
+    f"runuser -u postgres -- psql -X -At -p {PG_PORT} -c 'SELECT pg_postmaster_start_time()'"
+)
+
+
+@pytest.fixture(scope="module")
+def load_urls(app_addresses, api_token) -> tuple[list[str], dict[str, str]]:
+    project_id, token = api_token
+    tree = f"/api/project/{project_id}/list-pekerjaan/tree/"
+    paths = ("/health/", tree)
+    urls = [f"http://{app_addresses[app]}:8000{path}" for app in APPS for path in paths]
+    return urls, {"Authorization": f"Bearer {token}"}
+
+
+def _under_load(load_urls, action) -> tuple[dict, object]:
+    urls, headers = load_urls
+    with Load(urls, rate=RATE, headers=headers, max_seconds=600) as load:
+        time.sleep(2)
+        result = action()
+        time.sleep(2)
+    summary = load.summary
+    return {
+        "sent": summary.sent,
+        "failed": len(summary.failures),
+        "statuses": {str(k): v for k, v in summary.statuses().items()},
+        "p99_ms": round(summary.percentile(0.99) * 1000, 1),
+        "seconds": round(summary.sent / RATE, 1),
+        "detail": summary.describe(),
+    }, result
+
+
+def test_day2_changes_under_live_traffic(hosts, load_urls, tmp_path):
+    results: dict[str, dict] = {}
+    results["quiet baseline"], _ = _under_load(load_urls, lambda: time.sleep(QUIET_SECONDS))
+
+    code = copy_app(tmp_path / "code")
+    (code / "detail_project" / "zero_downtime.py").write_text('"""A code change."""\n')
+    requirements = copy_app(tmp_path / "requirements")
+    (requirements / "detail_project" / "zero_downtime.py").write_text('"""A code change."""\n')
+    lock = requirements / "requirements.txt"
+    lock.write_text(lock.read_text() + "# a requirements change: new lock, new venv\n")
+
+    limit = {"app_ratelimit_requests": 1000000}
+    steps = [
+        ("environment change (reload)", "converge.yml", {**limit}),
+        ("code change (reload)", "converge.yml", {**limit, "app_source_dir": str(code)}),
+        (
+            "requirements change (restart, socket held)",
+            "converge.yml",
+            {**limit, "app_source_dir": str(requirements)},
+        ),
+        (
+            "Redis run-time setting (CONFIG SET)",
+            "converge.yml",
+            {**limit, "app_source_dir": str(requirements), "redis_maxmemory": "200mb"},
+        ),
+        (
+            "PostgreSQL reloadable setting (reload)",
+            "converge.yml",
+            {
+                **limit,
+                "app_source_dir": str(requirements),
+                "redis_maxmemory": "200mb",
+                "postgresql_extra_config": {"work_mem": "16MB"},
+            },
+        ),
+        ("rollback to the previous release", "../../playbooks/rollback.yml", {**limit}),
+        ("back to the inventory (code, venv, settings)", "converge.yml", {}),
+    ]
+    redis_pid = hosts[REDIS].check_output("systemctl show -p MainPID --value redis-server")
+    pg_started = hosts[DB].check_output(PG_STARTED)
+    for name, playbook, extra in steps:
+        results[name], run = _under_load(
+            load_urls, lambda p=playbook, e=extra: run_playbook(p, "--extra-vars", json.dumps(e))
+        )
+        assert run.rc == 0, f"{name}:\n{run.tail()}"
+        assert run.changed() > 0, f"{name} changed nothing:\n{run.tail()}"
+        if name.startswith("Redis"):
+            maxmemory = hosts[REDIS].check_output(f"{REDIS_CLI} --raw config get maxmemory")
+            assert maxmemory.splitlines()[-1] == str(200 * 1024 * 1024)
+
+    report = ROOT_DIR / "build" / "zero-downtime.json"
+    report.parent.mkdir(exist_ok=True)
+    report.write_text(json.dumps(results, indent=2))
+    table = "\n".join(
+        f"{name:48} sent {r['sent']:5}  failed {r['failed']}  p99 {r['p99_ms']:7.1f} ms"
+        for name, r in results.items()
+    )
+    print("\nzero downtime, 60 requests/s over both app hosts:\n" + table)
+
+    # Redis and PostgreSQL were changed without a restart.
+    assert hosts[REDIS].check_output("systemctl show -p MainPID --value redis-server") == redis_pid
+    assert hosts[DB].check_output(PG_STARTED) == pg_started
+    failed = {name: r["detail"] for name, r in results.items() if r["failed"]}
+    assert failed == {}, json.dumps(failed, indent=2)
+    assert all(r["sent"] >= RATE * 4 for r in results.values()), table
+    assert live_release(hosts[APPS[0]]) == live_release(hosts[APPS[1]])
