@@ -123,7 +123,7 @@ def test_data_survives_kill_9_and_systemd_restarts_it(host, cli, password):
     time.sleep(1.5)  # appendfsync everysec: older than a second is on disk
     old_pid = host.check_output("systemctl show -p MainPID --value redis-server")
     host.check_output(f"kill -9 {old_pid}")
-    ping = f"REDISCLI_AUTH={password} redis-cli -h 127.0.0.1 ping"
+    ping = f"REDISCLI_AUTH={shlex.quote(password)} redis-cli -h 127.0.0.1 ping"
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline:
         new_pid = host.check_output("systemctl show -p MainPID --value redis-server")
