@@ -19,7 +19,13 @@ options:
   unix_socket: {description: Unix socket path; when set it is used instead of I(host) and I(port)., type: str, default: ""}
   login_user: {description: ACL user to authenticate as (the admin user)., type: str, required: true}
   login_password: {description: Its password (never logged)., type: str, required: true, no_log: true}
-  acl_file: {description: The live ACL file., type: path, required: true}
+  acl_file: {description: The live ACL file (data nodes)., type: path}
+  users:
+    description:
+      - The users as ACL SETUSER words, each [name, rules...] (a Sentinel, which has no ACL file). Applied with
+        C(ACL SETUSER) on every Redis version; users not listed are removed.
+    type: list
+    elements: list
   wait: {description: Seconds to wait for the server to accept connections., type: float, default: 0}
 author: AHSP infrastructure team
 """
@@ -40,7 +46,9 @@ def file_users(path: str) -> list[list[str]]:
     users = []
     with open(path, encoding="utf-8") as acl:
         for line in acl:
-            words = shlex.split(line, comments=True)
+            # No comments: `#<hash>` is a stored password, and Redis allows
+            # no comment lines in an ACL file.
+            words = shlex.split(line)
             if words and words[0] == "user" and len(words) >= 2:
                 users.append(words[1:])
     return users
@@ -58,9 +66,12 @@ def main() -> None:
             "unix_socket": {"type": "str", "default": ""},
             "login_user": {"type": "str", "required": True},
             "login_password": {"type": "str", "required": True, "no_log": True},
-            "acl_file": {"type": "path", "required": True},
+            "acl_file": {"type": "path"},
+            "users": {"type": "list", "elements": "list"},
             "wait": {"type": "float", "default": 0},
         },
+        required_one_of=[("acl_file", "users")],
+        mutually_exclusive=[("acl_file", "users")],
         supports_check_mode=True,
     )
     p = module.params
@@ -83,12 +94,19 @@ def main() -> None:
                 changed=False, method="none", users=[line.split()[1] for line in before]
             )
         try:
-            if version(info(client, "server").get("redis_version", "0")) >= (7, 2):
+            if p["acl_file"] and version(info(client, "server").get("redis_version", "0")) >= (
+                7,
+                2,
+            ):
                 method = "ACL LOAD"
                 client.call("ACL", "LOAD")
             else:
                 method = "ACL SETUSER"
-                wanted = file_users(p["acl_file"])
+                wanted = (
+                    file_users(p["acl_file"])
+                    if p["acl_file"]
+                    else [[str(w) for w in u] for u in p["users"]]
+                )
                 for name, *rules in wanted:
                     client.call("ACL", "SETUSER", name, "reset", *rules)
                 names = {name for name, *_ in wanted}
@@ -97,7 +115,7 @@ def main() -> None:
                         client.call("ACL", "DELUSER", name)
             after = sorted(client.call("ACL", "LIST"))
         except RedisError as exc:
-            module.fail_json(msg=f"applying {p['acl_file']} failed: {exc}")
+            module.fail_json(msg=f"applying {p['acl_file'] or 'the users'} failed: {exc}")
     module.exit_json(
         changed=after != before, method=method, users=[line.split()[1] for line in after]
     )

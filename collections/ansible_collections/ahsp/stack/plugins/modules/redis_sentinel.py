@@ -12,8 +12,10 @@ description:
     I(master_name) yet it starts with C(SENTINEL MONITOR) on I(primary_host)/I(primary_port); then every setting that
     differs is changed with C(SENTINEL SET). Sentinel keeps its own state (replicas, epochs) in its config file, which
     the role writes only once; after that only these commands change it, so a run never fights Sentinel.
-  - The credentials Sentinel uses towards Redis (I(auth_user), I(auth_pass)) cannot be read back; they are set on
-    every run (the same value again changes nothing and is not reported).
+  - The credentials Sentinel uses towards Redis (C(auth-user) in I(settings), I(auth_pass)) and towards the other
+    Sentinels (I(sentinel_user), I(sentinel_pass)) cannot be read back with a command; they are compared with the
+    lines Sentinel wrote for them in I(config_file) and set only when they differ (without I(config_file): set on
+    every run, never reported).
 options:
   state: {description: query or present., type: str, choices: [query, present], default: query}
   sentinels: {description: HOST:PORT of the Sentinels to ask (state=query) or of the local one (state=present)., type: list, elements: str, required: true}
@@ -25,6 +27,9 @@ options:
   quorum: {description: Sentinels that must agree the primary is down., type: int, default: 2}
   settings: {description: Other monitoring settings (down-after-milliseconds, failover-timeout, parallel-syncs, auth-user)., type: dict, default: {}}
   auth_pass: {description: Password Sentinel uses towards Redis (set every run)., type: str, default: "", no_log: true}
+  sentinel_user: {description: ACL user this Sentinel uses towards the other Sentinels (state=present)., type: str, default: ""}
+  sentinel_pass: {description: Its password (set every run)., type: str, default: "", no_log: true}
+  config_file: {description: The local Sentinel's config file, to compare the credentials with (state=present)., type: path}
   timeout: {description: Seconds to wait for each Sentinel., type: float, default: 2}
 author: AHSP infrastructure team
 """
@@ -33,6 +38,8 @@ RETURN = r"""
 primary: {description: HOST:PORT of the primary ("" when no Sentinel knows it)., returned: state=query, type: str}
 applied: {description: Settings changed (state=present)., returned: state=present, type: list, elements: str}
 """
+
+import shlex
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.ahsp.stack.plugins.module_utils.resp import RedisError, connect
@@ -67,6 +74,37 @@ def query(module: AnsibleModule) -> None:
     module.exit_json(changed=False, primary="", errors=errors)
 
 
+def _written(path: str | None, master: str) -> dict[str, str]:
+    """The credential lines of Sentinel's config file, by setting name (raw value)."""
+    if not path:
+        return {}
+    found: dict[str, str] = {}
+    prefixes = {
+        "auth-user": f"sentinel auth-user {master} ",
+        "auth-pass": f"sentinel auth-pass {master} ",
+        "sentinel-user": "sentinel sentinel-user ",
+        "sentinel-pass": "sentinel sentinel-pass ",
+    }
+    with open(path, encoding="utf-8") as conf:
+        for line in conf:
+            for name, prefix in prefixes.items():
+                if line.startswith(prefix):
+                    found[name] = line[len(prefix) :].rstrip("\n")
+    return found
+
+
+def _same(raw: str | None, value: str) -> bool:
+    """Whether a written value is `value`, as written bare or in Redis' quoting."""
+    if raw is None:
+        return False
+    if raw == value:
+        return True
+    try:
+        return shlex.split(raw) == [value]
+    except ValueError:
+        return False
+
+
 def present(module: AnsibleModule) -> None:
     p = module.params
     host, port = _split(p["sentinels"][0])
@@ -93,14 +131,30 @@ def present(module: AnsibleModule) -> None:
                     )
                 applied.append("monitor")
                 current = {"quorum": str(p["quorum"])}
+            written = _written(p["config_file"], p["master_name"])
             wanted = {"quorum": str(p["quorum"]), **{k: str(v) for k, v in p["settings"].items()}}
+            if p["auth_pass"]:
+                wanted["auth-pass"] = p["auth_pass"]
             for name, value in wanted.items():
-                if current.get(name) != value:
+                if name in ("auth-user", "auth-pass"):
+                    if _same(written.get(name), value):
+                        continue
+                    if p["config_file"]:
+                        applied.append(name)
+                elif current.get(name) == value:
+                    continue
+                else:
                     applied.append(name)
-                    if not module.check_mode:
-                        sentinel.call("SENTINEL", "SET", p["master_name"], name, value)
-            if p["auth_pass"] and not module.check_mode:
-                sentinel.call("SENTINEL", "SET", p["master_name"], "auth-pass", p["auth_pass"])
+                if not module.check_mode:
+                    sentinel.call("SENTINEL", "SET", p["master_name"], name, value)
+            for name in ("sentinel-user", "sentinel-pass"):
+                value = p[name.replace("-", "_")]
+                if not value or _same(written.get(name), value):
+                    continue
+                if p["config_file"]:
+                    applied.append(name)
+                if not module.check_mode:
+                    sentinel.call("SENTINEL", "CONFIG", "SET", name, value)
     except RedisError as exc:
         module.fail_json(msg=f"Sentinel at {host}:{port}: {exc}", applied=applied)
     module.exit_json(changed=bool(applied), applied=applied)
@@ -119,6 +173,9 @@ def main() -> None:
             "quorum": {"type": "int", "default": 2},
             "settings": {"type": "dict", "default": {}},
             "auth_pass": {"type": "str", "default": "", "no_log": True},
+            "sentinel_user": {"type": "str", "default": ""},
+            "sentinel_pass": {"type": "str", "default": "", "no_log": True},
+            "config_file": {"type": "path"},
             "timeout": {"type": "float", "default": 2},
         },
         supports_check_mode=True,
