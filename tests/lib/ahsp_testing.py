@@ -202,3 +202,43 @@ def wait_for(predicate, timeout: float, what: str, interval: float = 0.25):
             return value
         time.sleep(interval)
     pytest.fail(f"not within {timeout} s: {what}")
+
+
+SECRETS_DIR = "/root/.molecule-secrets"
+
+
+def place_secret(container: str, name: str, value: str) -> str:
+    """Put a test secret in a root-only file of a container, through stdin.
+
+    Tests then read it on the host (`REDISCLI_AUTH="$(cat FILE)"`), so no
+    secret is ever part of a command line: not in the container's process
+    list, and not in the commands testinfra shows when a check fails.
+    """
+    path = f"{SECRETS_DIR}/{name}"
+    subprocess.run(
+        [
+            "docker",
+            "exec",
+            "-i",
+            container,
+            "sh",
+            "-c",
+            f"umask 077 && mkdir -p {SECRETS_DIR} && cat > {path}",
+        ],
+        input=value,
+        text=True,
+        check=True,
+        timeout=30,
+    )
+    return path
+
+
+EXPOSURE = re.compile(r"Overall exposure level for \S+: (\d+(?:\.\d+)?)")
+
+
+def exposure(host, unit: str) -> float:
+    """systemd's own score of a unit's sandbox (`systemd-analyze security`, 0 safest, 10 none)."""
+    out = host.check_output(f"systemd-analyze security --no-pager {unit}")
+    match = EXPOSURE.search(out)
+    assert match, out[-400:]
+    return float(match.group(1))

@@ -6,6 +6,7 @@ import shlex
 import time
 
 import pytest
+from ahsp_testing import exposure
 
 
 def test_service_active_and_enabled(host):
@@ -110,6 +111,21 @@ def test_password_only_in_the_private_file(host, password):
 
 def test_password_not_on_any_command_line(host, password):
     assert password not in host.check_output("ps -eo args")
+
+
+def test_sandbox_exposure_stays_at_debians_level(host):
+    """Debian's hardened unit plus the role's drop-in, as systemd scores it (Debian's: 1.1)."""
+    assert exposure(host, "redis-server.service") <= 1.1
+
+
+def test_config_rewrite_cannot_replace_the_managed_files(host, password):
+    """/etc/redis is read-only to the server: CONFIG REWRITE (Sentinel sends one) fails."""
+    before = host.check_output("sha256sum /etc/redis/redis.conf")
+    answer = host.run(
+        f"REDISCLI_AUTH={shlex.quote(password)} redis-cli --raw -h 127.0.0.1 config rewrite"
+    )
+    assert "ERR" in answer.stdout + answer.stderr, answer.stdout
+    assert host.check_output("sha256sum /etc/redis/redis.conf") == before
 
 
 def test_data_dir_private(host):
