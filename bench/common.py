@@ -27,8 +27,7 @@ ALL_HOSTS = (REDIS_HOST, DB_HOST, *APP_HOSTS)
 REDIS_PORT = 6379
 REDIS_DB = 1  # the app's database (group_vars/all: app_redis_url ends in /1)
 APP_PORT = 8000
-GUNICORN_SERVICE = "ahsp-gunicorn"
-GUNICORN_ERROR_LOG = "/var/log/ahsp/gunicorn-error.log"
+GUNICORN_SERVICE = "ahsp-gunicorn"  # its error log goes to the journal
 
 
 class BenchError(RuntimeError):
@@ -72,6 +71,40 @@ def container_ip(host: str) -> str:
     return address
 
 
+_cgroup_files: dict[str, Path | None] = {}
+
+
+def container_cpu_ns(host: str) -> int | None:
+    """CPU time the container has used so far (nanoseconds), from its cgroup; None if unknown.
+
+    cgroup v1 (cpuacct.usage) or v2 (cpu.stat usage_usec), for the cgroupfs and
+    systemd drivers. Read from the controller's /sys/fs/cgroup: no exec, no load.
+    """
+    if host not in _cgroup_files:
+        cid = subprocess.run(
+            ["docker", "inspect", "--format", "{{.Id}}", host],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        ).stdout.strip()
+        candidates = [
+            Path(f"/sys/fs/cgroup/cpuacct/docker/{cid}/cpuacct.usage"),
+            Path(f"/sys/fs/cgroup/cpuacct/system.slice/docker-{cid}.scope/cpuacct.usage"),
+            Path(f"/sys/fs/cgroup/system.slice/docker-{cid}.scope/cpu.stat"),
+            Path(f"/sys/fs/cgroup/docker/{cid}/cpu.stat"),
+        ]
+        _cgroup_files[host] = next((p for p in candidates if cid and p.is_file()), None)
+    path = _cgroup_files[host]
+    if path is None:
+        return None
+    text = path.read_text()
+    if path.name == "cpuacct.usage":
+        return int(text.strip())
+    fields = dict(line.split() for line in text.splitlines() if line.strip())
+    return int(fields["usage_usec"]) * 1000
+
+
 def redis_password() -> str:
     """The password the inventory generated (ansible.builtin.password lookup file)."""
     path = INVENTORY / ".secrets" / "redis_requirepass"
@@ -81,14 +114,35 @@ def redis_password() -> str:
         raise BenchError(f"{path} is missing: the stack was never converged") from exc
 
 
+# Who the bench logs in to Redis as: the operator. In ACL mode (the wiring's
+# default) that is the admin user, whose password is the inventory's
+# redis_requirepass, `default` being off; in requirepass mode it is `default`.
+REDIS_OPERATORS = ("ahsp-admin", "")
+_operator: dict = {}
+
+
 def redis_params() -> dict:
-    """Where the stack's Redis is, for redis.Redis(**params): the app's database."""
-    return {
+    """Where the stack's Redis is, for redis.Redis(**params): the app's database, as operator."""
+    base = {
         "host": container_ip(REDIS_HOST),
         "port": REDIS_PORT,
         "db": REDIS_DB,
         "password": redis_password(),
     }
+    if base["host"] in _operator:
+        return {**base, **_operator[base["host"]]}
+    for user in REDIS_OPERATORS:
+        login = {"username": user} if user else {}
+        probe = redis.Redis(**base, **login, socket_timeout=10)
+        try:
+            probe.ping()
+        except redis.AuthenticationError:
+            continue
+        finally:
+            probe.close()
+        _operator[base["host"]] = login
+        return {**base, **login}
+    raise BenchError(f"Redis refuses the operator logins {REDIS_OPERATORS} with redis_requirepass")
 
 
 def redis_client() -> redis.Redis:

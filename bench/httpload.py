@@ -2,9 +2,10 @@
 
 wrk (Debian's package) runs on the controller against one app host's
 container address, with a fixed duration and connection count; its Lua
-`done()` hook reports exact percentiles as JSON (bench/wrk_report.lua).
-The burst is a bounded thread pool: every request has a timeout and the pool
-a deadline.
+script (bench/wrk_report.lua) gives every request an `X-Forwarded-For` from
+a pool of client addresses and reports exact percentiles as JSON. The burst
+is a bounded thread pool: every request has a timeout and the pool a
+deadline.
 """
 
 from __future__ import annotations
@@ -12,16 +13,22 @@ from __future__ import annotations
 import functools
 import http.client
 import json
+import resource
 import statistics
 import subprocess
 import threading
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
-from common import APP_PORT, ROOT, BenchError, log, run_threads
+from common import APP_PORT, ROOT, BenchError, container_cpu_ns, log, run_threads
 
 WRK_SCRIPT = ROOT / "bench" / "wrk_report.lua"
+# Client addresses wrk's requests come from (X-Forwarded-For, believed from
+# the controller: inventories/bench trusts it as the proxy). Enough that no
+# client nears a limit: at 1,000 requests/s each sends under 4 a minute, so
+# each limiter log stays as short as a real client's.
+CLIENT_POOL = 16384
 
 
 @dataclass
@@ -32,7 +39,22 @@ class WrkRun:
     p50_ms: float
     p90_ms: float
     p99_ms: float
+    mean_ms: float
     errors: dict[str, int]
+    # CPU time per request (microseconds): each container's cgroup and wrk's
+    # own process, read around the run. Empty when the cgroups are unknown.
+    cpu_us: dict[str, float] = field(default_factory=dict)
+
+
+def _cpu_snapshot(containers: tuple[str, ...]) -> dict[str, int] | None:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    snapshot = {"wrk": int((usage.ru_utime + usage.ru_stime) * 1e9)}
+    for host in containers:
+        value = container_cpu_ns(host)
+        if value is None:
+            return None
+        snapshot[host] = value
+    return snapshot
 
 
 @dataclass
@@ -61,6 +83,21 @@ class WrkSeries:
     def requests(self) -> int:
         return sum(r.requests for r in self.runs)
 
+    @property
+    def cpu_us(self) -> dict[str, float]:
+        """Median CPU per request by where it was spent, and "server": the median of the
+        containers' sum (wrk left out: its CPU per request swings with the server's
+        speed, and in production the clients are elsewhere).
+        """
+        runs = [r.cpu_us for r in self.runs if r.cpu_us]
+        if not runs:
+            return {}
+        out = {k: round(statistics.median(r[k] for r in runs), 1) for k in runs[0]}
+        out["server"] = round(
+            statistics.median(sum(v for k, v in r.items() if k != "wrk") for r in runs), 1
+        )
+        return out
+
     def as_dict(self) -> dict:
         return {
             **asdict(self),
@@ -68,11 +105,20 @@ class WrkSeries:
             "p50_ms": self.p50_ms,
             "p99_ms": self.p99_ms,
             "requests": self.requests,
+            "cpu_us": self.cpu_us,
         }
 
 
 def wrk(
-    address: str, host_header: str, path: str, *, seconds: int, threads: int, connections: int
+    address: str,
+    host_header: str,
+    path: str,
+    *,
+    seconds: int,
+    threads: int,
+    connections: int,
+    clients: int = CLIENT_POOL,
+    containers: tuple[str, ...] = (),
 ) -> WrkRun:
     url = f"http://{address}:{APP_PORT}{path}"
     argv = [
@@ -87,8 +133,12 @@ def wrk(
         "-s",
         str(WRK_SCRIPT),
         url,
+        "--",
+        str(clients),
     ]
+    before = _cpu_snapshot(containers)
     proc = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 30, check=False)
+    after = _cpu_snapshot(containers)
     line = next((x for x in proc.stdout.splitlines() if x.startswith("WRK_JSON ")), None)
     if proc.returncode != 0 or line is None:
         raise BenchError(f"wrk {url} failed ({proc.returncode}): {proc.stderr.strip()[-300:]}")
@@ -100,8 +150,13 @@ def wrk(
         p50_ms=round(data["latency_us"]["p50"] / 1000, 2),
         p90_ms=round(data["latency_us"]["p90"] / 1000, 2),
         p99_ms=round(data["latency_us"]["p99"] / 1000, 2),
+        mean_ms=round(data["latency_us"]["mean"] / 1000, 3),
         errors=data["errors"],
     )
+    if before and after and run.requests:
+        run.cpu_us = {
+            name: round((after[name] - before[name]) / 1000 / run.requests, 1) for name in before
+        }
     # A non-2xx answer (a 429, a 503) or a socket error would make the
     # throughput figure meaningless: it is a failed run, not a slow one.
     if run.requests == 0 or any(run.errors[k] for k in ("connect", "status", "timeout", "write")):
@@ -120,19 +175,29 @@ def interleaved(
     threads: int = 2,
     connections: int = 16,
     around: Callable[[str], Callable[[WrkRun], None]] | None = None,
+    containers: tuple[str, ...] = (),
 ) -> list[WrkSeries]:
-    """Rounds of one run per endpoint (A B C A B C ...), so slow drifts of the
-    machine hit every endpoint alike; figures are medians over the rounds.
+    """Rounds of one run per endpoint, in A B C, C B A, A B C ... order, so slow
+    drifts of the machine hit every endpoint alike and no endpoint always runs
+    after the same one; figures are medians over the rounds.
 
     endpoints: (name, path) pairs. `around(path)` is called before each run and
     returns a callback that gets the finished run (for counters read around it).
+    `containers`: whose CPU time to count per request (with wrk's own).
     """
     series = [WrkSeries(name, path, threads, connections, []) for name, path in endpoints]
-    load = functools.partial(wrk, address, host_header, threads=threads, connections=connections)
+    load = functools.partial(
+        wrk,
+        address,
+        host_header,
+        threads=threads,
+        connections=connections,
+        containers=containers,
+    )
     for _, path in endpoints:
         load(path, seconds=warmup)
-    for _ in range(rounds):
-        for entry in series:
+    for index in range(rounds):
+        for entry in series if index % 2 == 0 else series[::-1]:
             after = around(entry.url) if around else None
             run = load(entry.url, seconds=seconds)
             if after:

@@ -1,8 +1,8 @@
-"""Redis round trip: one limiter call against redis-benchmark's single-command floor.
+"""Redis round trip: one limiter decision against a plain GET and redis-benchmark's floor.
 
-Both are measured from the controller to the Redis container, one request in
-flight at a time, so the difference is what the script and the Python client
-add. redis-benchmark can only take a password on its command line, where any
+All three are measured from the controller to the Redis container, one
+request in flight at a time, so the differences are what the script and the
+Python client add. redis-benchmark can only take a password on its command line, where any
 user could read it in the process list; it therefore gets a throwaway ACL
 user allowed nothing but PING, created for the measurement and deleted right
 after. The real `requirepass` never leaves this process.
@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import secrets
 import statistics
 import subprocess
 import time
+from collections.abc import Callable
 
 import redis
 from common import REDIS_PORT, BenchError, log
@@ -84,41 +86,75 @@ def redis_benchmark_floor(client: redis.Redis, address: str, *, requests: int = 
     }
 
 
-def timed_calls(call, *, count: int, warmup: int = 500) -> dict[str, float]:
-    for _ in range(warmup):
-        call()
+def timed_samples(call: Callable[[], object], *, count: int) -> list[int]:
+    """`count` calls, each timed (nanoseconds)."""
     samples = []
     for _ in range(count):
         started = time.perf_counter_ns()
         call()
         samples.append(time.perf_counter_ns() - started)
-    return _percentiles(samples)
+    return samples
 
 
 def _evalsha_calls(client: redis.Redis) -> int:
     return int(client.info("commandstats").get("cmdstat_evalsha", {}).get("calls", 0))
 
 
-def limiter_round_trip(client: redis.Redis, script: str, *, count: int = 20000) -> dict:
-    """One app limiter decision (EVALSHA of the app's script) vs a plain GET, same client."""
-    key = "bench:rtt:limiter"
-    hit = client.register_script(script)
+def limiter_round_trip(
+    client: redis.Redis,
+    hit: Callable[[redis.Redis, str, int, int], object],
+    *,
+    count: int = 20000,
+    clients: int = 4096,
+    limit: int = 1_000_000,
+    window: int = 60,
+) -> dict:
+    """One app limiter decision (its own ``hit``: EVALSHA of the sliding log) vs a plain GET.
+
+    Same redis-py client, interleaved in blocks so slow drifts of the machine
+    hit both alike. Decisions rotate over `clients` keys, as requests from
+    many clients do, so each log stays as short as a real client's (a few
+    entries; one key taking every call would grow a log of `count` entries,
+    which no client under a limit ever has).
+    """
+    keys = [f"bench:rtt:limiter:{i}" for i in range(clients)]
+    calls = itertools.count()
+
+    def decide() -> None:
+        hit(client, keys[next(calls) % clients], limit, window)
+
+    def get() -> None:
+        client.get("bench:rtt:get")
+
     warmup = 500
+    for _ in range(warmup):
+        decide()
+        get()
     before = _evalsha_calls(client)
-    limiter = timed_calls(lambda: hit(keys=[key], args=[60000]), count=count, warmup=warmup)
+    decisions: list[int] = []
+    gets: list[int] = []
+    block = 1000
+    for _ in range(max(1, count // block)):
+        decisions += timed_samples(decide, count=block)
+        gets += timed_samples(get, count=block)
     after = _evalsha_calls(client)
-    get = timed_calls(lambda: client.get("bench:rtt:get"), count=count, warmup=warmup)
-    client.delete(key)
-    # Requests Redis received per limiter decision (warm-up calls included):
-    # 1.0 means the whole decision is a single EVALSHA round trip.
-    per_call = (after - before) / (count + warmup)
-    log(f"redis: limiter call p50 {limiter['p50_us']} us, redis-py GET p50 {get['p50_us']} us")
+    for start in range(0, clients, 1000):
+        client.delete(*keys[start : start + 1000])
+    # Requests Redis received per limiter decision: 1.0 means the whole
+    # decision is a single EVALSHA round trip (the script stays loaded).
+    per_call = (after - before) / len(decisions)
+    limiter = _percentiles(decisions)
+    plain = _percentiles(gets)
+    log(
+        f"redis: limiter decision p50 {limiter['p50_us']} us, redis-py GET p50 {plain['p50_us']} us"
+    )
     return {
         "limiter": {
-            "command": "EVALSHA (app's LUA_HIT) via redis-py",
-            "requests": count,
+            "command": "limiter decision (app's hit: EVALSHA) via redis-py",
+            "requests": len(decisions),
+            "clients": clients,
             **limiter,
         },
-        "redis_py_get": {"command": "GET via redis-py", "requests": count, **get},
+        "redis_py_get": {"command": "GET via redis-py", "requests": len(gets), **plain},
         "evalsha_per_limiter_call": round(per_call, 3),
     }

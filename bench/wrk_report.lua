@@ -1,5 +1,47 @@
--- wrk's summary as one JSON line, parsed by bench/httpload.py (wrk prints
--- percentiles only as rounded text otherwise). Latencies are microseconds.
+-- wrk script for bench/httpload.py. Latencies are microseconds.
+--
+-- Clients: with a pool size as the script's argument (`-- 16384`), every
+-- request carries `X-Forwarded-For: 10.a.b.c` from a pool of that many
+-- addresses, as a proxy in front of the app would send for many clients
+-- (the bench inventory trusts the controller as that proxy). The requests
+-- are formatted once per thread; each thread starts at its own place in the
+-- pool. The -H headers (Host) are kept.
+local pool = {}
+local size = 0
+local index = 0
+local threads = 0
+
+setup = function(thread)
+  thread:set("offset", threads * 7919)
+  threads = threads + 1
+end
+
+init = function(args)
+  size = tonumber(args[1] or "0") or 0
+  for i = 0, size - 1 do
+    local headers = {}
+    for name, value in pairs(wrk.headers) do
+      headers[name] = value
+    end
+    headers["X-Forwarded-For"] = string.format(
+      "10.%d.%d.%d", math.floor(i / 65536) % 256, math.floor(i / 256) % 256, i % 256)
+    pool[i + 1] = wrk.format(nil, nil, headers)
+  end
+  if size > 0 then
+    index = (offset or 0) % size
+  end
+end
+
+request = function()
+  if size == 0 then
+    return wrk.format()
+  end
+  index = index % size + 1
+  return pool[index]
+end
+
+-- wrk's summary as one JSON line (wrk prints percentiles only as rounded
+-- text otherwise).
 done = function(summary, latency, requests)
   io.write(string.format(
     'WRK_JSON {"requests": %d, "duration_us": %d, "bytes": %d, '
