@@ -22,7 +22,7 @@ DOCUMENTATION = """
             type: dict
             default: {}
         conditions:
-            description: List of C({that: <Jinja expression>, msg: <text naming the variables>}); each must be true.
+            description: "List of C({that: <Jinja expression>, msg: <text naming the variables>}); each must be true."
             type: list
             elements: dict
             default: []

@@ -11,7 +11,7 @@ description:
   - C(start) when the service is not running; C(restart) when it runs another venv than the target release's, or a
     unit file changed since it started; C(reload) when it runs another release than the target, or an environment
     file or its config changed since it last loaded; C(none) otherwise.
-  - Changes nothing: the role acts on the answer. Because the answer comes from what runs, not from what this run
+  - Changes nothing; the role acts on the answer. Because the answer comes from what runs, not from what this run
     changed, a run that was interrupted after switching releases is finished by the next one.
 options:
   service: {description: The systemd service unit (with its suffix)., type: str, required: true}

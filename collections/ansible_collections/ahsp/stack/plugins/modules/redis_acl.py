@@ -9,7 +9,7 @@ description:
     a change only when the users the server holds (C(ACL LIST)) changed.
   - On Redis 7.2 and later it runs C(ACL LOAD), which keeps the connections of users that still exist. Redis 7.0 (Debian 12)
     drops every connection on C(ACL LOAD) (redis/redis#11986), so there each user of the file is applied with
-    C(ACL SETUSER <name> reset <rules>) and users not in the file are removed with C(ACL DELUSER): the same end state,
+    C(ACL SETUSER <name> reset <rules>) and users not in the file are removed with C(ACL DELUSER); the same end state,
     with no client disconnected but those of removed users.
   - The file is checked by the role before it replaces the live one (the server parses it); this module reads the
     live file.

@@ -7,7 +7,7 @@ short_description: Run one Redis command on the host, authenticated without putt
 description:
   - Connects over TCP or the Unix socket, authenticates (ACL user or requirepass), selects a database and runs one
     command, returning its reply. The password travels as a module argument (stdin with pipelining) and then only on
-    the socket: never on a command line, in the environment or in the output.
+    the socket, never on a command line, in the environment or in the output.
   - Reports no change unless I(changed) says the command changes data; check mode skips commands marked as changing.
 options:
   host: {description: Address of the server., type: str, default: 127.0.0.1}

@@ -5,7 +5,7 @@ DOCUMENTATION = r"""
 module: redis_replication
 short_description: Make a Redis data node the primary or a replica of the primary, at run time
 description:
-  - Replication is run-time state here, never written to redis.conf by the role: after a failover Sentinel points
+  - Replication is run-time state here, never written to redis.conf by the role; after a failover Sentinel points
     the nodes elsewhere, and a file holding C(replicaof) would be put back by the next run, undoing the failover.
   - A node that should replicate I(primary_host):I(primary_port) and does not is told C(REPLICAOF) it.
   - A node that should be the primary and replicates something is promoted only when I(promote) is true (no Sentinel

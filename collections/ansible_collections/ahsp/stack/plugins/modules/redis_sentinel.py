@@ -8,13 +8,13 @@ description:
   - C(state=query) asks each of I(sentinels) in turn for the address of I(master_name)'s primary and returns the first
     answer (the Sentinels' own view, so a run after a failover finds the new primary instead of assuming inventory
     order); C(primary) is empty when no Sentinel knows the master yet (a first deploy).
-  - C(state=present) works on the local Sentinel (I(sentinels) has one entry): when it does not monitor
+  - C(state=present) works on the local Sentinel (I(sentinels) has one entry); when it does not monitor
     I(master_name) yet it starts with C(SENTINEL MONITOR) on I(primary_host)/I(primary_port); then every setting that
     differs is changed with C(SENTINEL SET). Sentinel keeps its own state (replicas, epochs) in its config file, which
     the role writes only once; after that only these commands change it, so a run never fights Sentinel.
   - The credentials Sentinel uses towards Redis (C(auth-user) in I(settings), I(auth_pass)) and towards the other
     Sentinels (I(sentinel_user), I(sentinel_pass)) cannot be read back with a command; they are compared with the
-    lines Sentinel wrote for them in I(config_file) and set only when they differ (without I(config_file): set on
+    lines Sentinel wrote for them in I(config_file) and set only when they differ (without I(config_file), set on
     every run, never reported).
 options:
   state: {description: query or present., type: str, choices: [query, present], default: query}
