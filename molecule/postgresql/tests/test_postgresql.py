@@ -5,6 +5,7 @@ from __future__ import annotations
 import shlex
 
 import pytest
+from ahsp_testing import exposure
 
 
 def test_service_active_and_enabled(host, cluster_unit):
@@ -95,6 +96,7 @@ def test_database_owned_by_app_user(superuser_sql):
         ("shared_buffers", "64MB"),
         ("max_connections", "100"),
         ("password_encryption", "scram-sha-256"),
+        ("lc_messages", "C"),
         ("port", "5432"),
         ("work_mem", "8MB"),
         ("log_connections", "on"),
@@ -102,6 +104,14 @@ def test_database_owned_by_app_user(superuser_sql):
 )
 def test_running_settings(superuser_sql, name, expected):
     assert superuser_sql(f"SHOW {name}") == expected
+
+
+def test_cluster_runs_sandboxed_as_postgres(host, cluster_unit):
+    """The role's drop-in: no root in the unit, systemd's score <= 3.0 (Debian's unit: 9.6)."""
+    assert exposure(host, f"{cluster_unit}.service") <= 3.0
+    pid = host.check_output(f"systemctl show -p MainPID --value {cluster_unit}")
+    assert host.check_output(f"ps -o user= -p {pid}") == "postgres"
+    assert "root" not in host.check_output(f"ps -o user= --ppid {pid}").split()
 
 
 def test_no_setting_waits_for_a_restart(superuser_sql):
