@@ -32,6 +32,7 @@ GROUP_VARS = {
     "app_allowed_hosts": ["a1", "a2"],
     # Printable ASCII with quotes, backslash and $: every tier must accept it.
     "redis_requirepass": "r3dis-'\"\\$-0123456789",
+    "redis_app_password": "r3dis-app-'\"\\$-0123456789",
     "postgresql_db_password": "pg-'\"\\$-0123456789abc",
     "app_secret_key": "s3cret-key-with-plenty-of-characters-0123456789-abcdefghijkl",
 }

@@ -12,7 +12,8 @@ DOCUMENTATION = """
         - Listed before C(host_group_vars), it sits below every value an inventory sets (C(group_vars/all),
           other groups' C(group_vars), C(host_vars)) and above every role default, so an inventory
           overrides any wiring value and the roles' own defaults never shadow it.
-        - Values are Jinja templates, evaluated for each host when used.
+        - Values are Jinja templates, evaluated for each host when used. C(ahsp_app_source_dir) is the repository's
+          C(app/) directory, whose Redis ACL rules the wiring reads.
         - It runs once, when the inventory is parsed (stage C(inventory)), and fills only the names the
           inventory source itself did not set for C(all) (for example under C(all.vars) in C(hosts.yml)).
     options:
@@ -33,6 +34,9 @@ from ansible.inventory.group import Group
 from ansible.plugins.vars import BaseVarsPlugin
 
 WIRING_FILE = Path(__file__).with_suffix(".yml")
+# The app the wiring reads its Redis ACL rules from: the repository's app/
+# (this file is collections/ansible_collections/ahsp/stack/plugins/vars/ in it).
+APP_DIR = Path(__file__).resolve().parents[6] / "app"
 
 
 class VarsModule(BaseVarsPlugin):
@@ -46,7 +50,6 @@ class VarsModule(BaseVarsPlugin):
                 wiring = loader.load_from_file(
                     str(WIRING_FILE), cache="all", unsafe=True, trusted_as_template=True
                 )
-                data = {
-                    name: value for name, value in (wiring or {}).items() if name not in entity.vars
-                }
+                wiring = {"ahsp_app_source_dir": str(APP_DIR), **(wiring or {})}
+                data = {name: value for name, value in wiring.items() if name not in entity.vars}
         return data
