@@ -13,7 +13,7 @@ SUITES ?= bookworm trixie
 # its own platforms: redis and postgresql run on Debian 12 and 13 at once,
 # app on 12, web (the single-host stack) on 13, default (the full stack) on
 # both, mixed.
-MOLECULE_RUNS ?= redis postgresql app web default
+MOLECULE_RUNS ?= redis postgresql app web default ha
 # One Docker engine, two cores: Molecule suites never run at the same time.
 MOLECULE_LOCK ?= /tmp/ahsp-molecule.lock
 
