@@ -24,18 +24,17 @@ PORT = 8000
 REDIS_PORT, PG_PORT, PG_DB, PG_USER = 6380, 5433, "ahsp_stack", "ahsp_stack_app"
 SECRET_NAMES = (
     "redis_requirepass",
+    "redis_app_password",
     "postgresql_db_password",
     "app_secret_key",
     "app_admin_password",
 )
 
-# On the Redis host: the password from its own file (unquoted from redis.conf
-# syntax), so that no test command line (shown when a command fails) carries it.
-REDIS_AUTH = (
-    'REDISCLI_AUTH="$(sed -n \'s/^requirepass "\\(.*\\)"$/\\1/p\' /etc/redis/redis-auth.conf'
-    " | sed 's/\\\\\\(.\\)/\\1/g')\""
-)
-REDIS_CLI = f"{REDIS_AUTH} redis-cli -p {REDIS_PORT}"
+# On the Redis host, as the admin user (ACL mode): the password from root's
+# file, so that no test command line (shown when a command fails) carries it.
+REDIS_ADMIN = "ahsp-admin"
+REDIS_AUTH = 'REDISCLI_AUTH="$(cat /root/.redis-admin-password)"'
+REDIS_CLI = f"{REDIS_AUTH} redis-cli --user {REDIS_ADMIN} -p {REDIS_PORT}"
 
 # On an app host: a variable of the app's environment, read the way the app
 # reads it (python-dotenv), never through a shell.

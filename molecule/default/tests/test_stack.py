@@ -147,7 +147,39 @@ def test_mixed_debian_releases(hosts):
     assert codenames == {REDIS: "trixie", APP1: "trixie", DB: "bookworm", APP2: "bookworm"}
 
 
-def test_redis_binds_its_private_address_and_requires_the_password(hosts):
+# Runs on an app host with the app's Redis password, read the way the app
+# reads it (never through a shell, never on a command line). Each argument
+# "<user> <command...>" is sent on a new connection, after AUTH as <user>
+# with that password; each answer is printed on its own line.
+APP_REDIS_PROBE = r"""
+import socket, subprocess, sys
+env, host, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
+password = subprocess.run(
+    ["sh", "-c", env + " REDIS_PASSWORD"], capture_output=True, check=True
+).stdout
+def call(sock, *args):
+    sock.sendall(b"*%d\r\n" % len(args) + b"".join(b"$%d\r\n%s\r\n" % (len(a), a) for a in args))
+    return sock.recv(300).decode().strip()
+for line in sys.argv[4:]:
+    user, *words = [w.encode() for w in line.split()]
+    s = socket.create_connection((host, port), 5)
+    reply = call(s, b"AUTH", user, password)
+    print(call(s, *words) if reply == "+OK" else reply)
+    s.close()
+"""
+
+
+def _as_app(hosts, *commands: str) -> list[str]:
+    """Each command on a new connection to Redis from app1: "<user or -> <command...>"."""
+    redis_ip = private_address(hosts[REDIS])
+    out = hosts[APP1].check_output(
+        f"python3 -c {shlex.quote(APP_REDIS_PROBE)} {shlex.quote(APP_ENV)} {redis_ip} {REDIS_PORT} "
+        + " ".join(shlex.quote(c) for c in commands)
+    )
+    return out.splitlines()
+
+
+def test_redis_binds_its_private_address_and_refuses_anonymous_clients(hosts):
     redis = hosts[REDIS]
     redis_ip = private_address(redis)
     listening = redis.check_output(f"ss -Hltn 'sport = :{REDIS_PORT}'")
@@ -155,25 +187,33 @@ def test_redis_binds_its_private_address_and_requires_the_password(hosts):
     assert f"127.0.0.1:{REDIS_PORT}" in listening
     protected = redis.check_output(f"{REDIS_CLI} --no-raw config get protected-mode")
     assert protected.split()[-1] == '"yes"'
-    # Another host of the network without the password: refused.
+    # Another host of the network without a user: refused.
     probe = (
         f"import socket; s = socket.create_connection(('{redis_ip}', {REDIS_PORT}), 5); "
         "s.sendall(b'PING\\r\\n'); print(s.recv(200).decode())"
     )
     assert "NOAUTH" in hosts[DB].check_output(f"python3 -c {shlex.quote(probe)}")
-    # An app host with the password it was given, read the way the app reads it
-    # (never through a shell, never on a command line): an inline RESP AUTH.
-    probe_auth = (
-        "import socket, subprocess, sys, time; "
-        f"pw = subprocess.run(sys.argv[1:], capture_output=True, check=True).stdout; "
-        f"s = socket.create_connection(('{redis_ip}', {REDIS_PORT}), 5); "
-        "s.sendall(b'*2\\r\\n$4\\r\\nAUTH\\r\\n$%d\\r\\n%s\\r\\nPING\\r\\n' % (len(pw), pw)); "
-        "time.sleep(0.3); print(s.recv(200).decode())"
+
+
+def test_app_user_is_limited_to_its_keys_and_commands(hosts):
+    """ACL mode: the app's own user, the default user off, no admin or dangerous command."""
+    env = hosts[APP1].file("/etc/ahsp/app.env").content_string
+    assert 'REDIS_USERNAME="ahsp-app"' in env.splitlines()
+    answers = _as_app(
+        hosts,
+        "ahsp-app PING",
+        "ahsp-app SET ahsp:molecule:probe 1",
+        "ahsp-app CONFIG GET maxmemory",
+        "ahsp-app FLUSHALL",
+        "ahsp-app KEYS *",
+        "ahsp-app GET outside:the:prefix",
+        "default PING",
     )
-    out = hosts[APP1].check_output(
-        f"python3 -c {shlex.quote(probe_auth)} sh -c {shlex.quote(APP_ENV + ' REDIS_PASSWORD')}"
-    )
-    assert "+PONG" in out
+    assert answers[0] == "+PONG", answers
+    assert answers[1] == "+OK", answers
+    for denied in answers[2:6]:
+        assert denied.startswith("-NOPERM"), answers
+    assert answers[6].startswith(("-WRONGPASS", "-NOAUTH")), answers
 
 
 def test_postgresql_admits_exactly_the_app_hosts(hosts):

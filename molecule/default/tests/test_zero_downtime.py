@@ -14,12 +14,13 @@ written to build/zero-downtime.json).
 from __future__ import annotations
 
 import json
+import shlex
 import time
 
 import pytest
 from ahsp_load import Load
 from ahsp_testing import ROOT_DIR, copy_app, run_playbook
-from conftest import APPS, DB, PG_PORT, REDIS, REDIS_CLI, live_release
+from conftest import APPS, DB, PG_DB, PG_PORT, PG_USER, REDIS, REDIS_CLI, live_release
 
 RATE = 60.0
 QUIET_SECONDS = 10.0
@@ -120,3 +121,66 @@ def test_day2_changes_under_live_traffic(hosts, load_urls, tmp_path):
     assert failed == {}, json.dumps(failed, indent=2)
     assert all(r["sent"] >= RATE * 4 for r in results.values()), table
     assert live_release(hosts[APPS[0]]) == live_release(hosts[APPS[1]])
+
+
+def _extra_vars_file(path, values: dict) -> str:
+    """Secrets for a run go in a 0600 file (`-e @file`), never on a command line."""
+    path.touch(mode=0o600)
+    path.write_text(json.dumps(values))
+    return f"@{path}"
+
+
+def _pg_accepts(hosts, password: str) -> bool:
+    """Whether the app's role logs in with `password` (given on stdin, not argv)."""
+    probe = (
+        'PGPASSWORD="$(cat)" psql -X -At -h /var/run/postgresql'
+        f" -p {PG_PORT} -U {PG_USER} -d {PG_DB} -c 'SELECT 1'"
+    )
+    return hosts[DB].run(f"printf %s {shlex.quote(password)} | {probe}").rc == 0
+
+
+def _app_user_passwords(hosts) -> int:
+    """How many passwords the app's Redis user accepts (ACL GETUSER lists their hashes)."""
+    out = hosts[REDIS].check_output(f"{REDIS_CLI} --raw acl getuser ahsp-app")
+    lines = out.splitlines()
+    return len(lines[lines.index("passwords") + 1 : lines.index("commands")])
+
+
+def test_secret_rotation_under_live_traffic(hosts, load_urls, secrets, tmp_path):
+    """rotate-secrets.yml to new Redis and PostgreSQL passwords, then back, 0 failed requests."""
+    original = {k: secrets[k] for k in ("redis_app_password", "postgresql_db_password")}
+    new = {k: f"Rotated{v[:24]}x9" for k, v in original.items()}
+    rounds = [("rotate to new passwords", new, original), ("rotate back", original, new)]
+    results = {}
+    for name, target, previous in rounds:
+        extra = _extra_vars_file(
+            tmp_path / f"{name.replace(' ', '-')}.json",
+            {
+                **target,
+                "redis_app_password_old": previous["redis_app_password"],
+                "postgresql_db_password_old": previous["postgresql_db_password"],
+                "app_ratelimit_requests": 1000000,
+            },
+        )
+        results[name], run = _under_load(
+            load_urls, lambda e=extra: run_playbook("../../playbooks/rotate-secrets.yml", "-e", e)
+        )
+        assert run.rc == 0, f"{name}:\n{run.tail()}"
+        assert _pg_accepts(hosts, target["postgresql_db_password"]), name
+        assert not _pg_accepts(hosts, previous["postgresql_db_password"]), name
+        assert _app_user_passwords(hosts) == 1, name
+        for app in APPS:
+            env = hosts[app].file("/etc/ahsp/secrets.env").content_string
+            assert 'DB_PASSWORD_FALLBACK=""' in env.splitlines(), f"{name}: fallback left on {app}"
+        for value in (*target.values(), *previous.values()):
+            assert value not in run.output, f"{name}: a password is in the output"
+    table = "\n".join(
+        f"{name:24} sent {r['sent']:5}  failed {r['failed']}  p99 {r['p99_ms']:7.1f} ms"
+        for name, r in results.items()
+    )
+    print("\nsecret rotation, 60 requests/s over both app hosts:\n" + table)
+    report = ROOT_DIR / "build" / "zero-downtime.json"
+    data = json.loads(report.read_text()) if report.is_file() else {}
+    report.write_text(json.dumps({**data, **results}, indent=2))
+    failed = {name: r["detail"] for name, r in results.items() if r["failed"]}
+    assert failed == {}, json.dumps(failed, indent=2)

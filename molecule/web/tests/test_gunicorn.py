@@ -7,7 +7,7 @@ import re
 import time
 
 from ahsp_load import Load
-from ahsp_testing import http, wait_for
+from ahsp_testing import exposure, http, wait_for
 from conftest import BASE, SERVICE, live_release, main_pid, worker_pids
 
 
@@ -51,6 +51,11 @@ def test_runs_as_the_app_user_in_a_sandbox(host):
     assert "PrivateTmp=yes" in props
     owner = host.check_output(f"ps -o user= -p {main_pid(host)}")
     assert owner == "ahsp"
+
+
+def test_sandbox_exposure(host):
+    """systemd's own score of the service's sandbox (0 safest, 10 none)."""
+    assert exposure(host, f"{SERVICE}.service") <= 1.5
 
 
 def test_master_records_what_it_runs(host):
