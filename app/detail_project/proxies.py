@@ -55,6 +55,18 @@ def parse_address(text: str) -> IPAddress | None:
     return address
 
 
+@lru_cache(maxsize=4096)
+def _peer(remote: str) -> tuple[IPAddress | None, str]:
+    """``REMOTE_ADDR`` parsed and written back in canonical form, once per distinct peer.
+
+    Parsing an address costs microseconds on every limited request; the peers a
+    worker sees repeat (proxies, busy clients), and the answer depends on the
+    string alone, so a bounded cache is exact.
+    """
+    address = parse_address(remote)
+    return address, str(address) if address is not None else ""
+
+
 def is_trusted(address: IPAddress | None) -> bool:
     if address is None:
         return False
@@ -85,13 +97,16 @@ def client_ip(request: HttpRequest) -> str:
     if cached is not None:
         return cached
     remote = request.META.get("REMOTE_ADDR", "")
-    peer = parse_address(remote)
+    peer, text = _peer(remote)
+    forwarded = request.META.get("HTTP_X_FORWARDED_FOR")
     if peer is None:
         result = remote or "unknown"
-    elif is_trusted(peer) and request.META.get("HTTP_X_FORWARDED_FOR"):
-        result = str(_forwarded_client(peer, request.META["HTTP_X_FORWARDED_FOR"]))
+    elif forwarded and is_trusted(peer):
+        # Only a header can change the answer, so a request without one (every
+        # client that reaches the app directly) never looks at the proxy list.
+        result = str(_forwarded_client(peer, forwarded))
     else:
-        result = str(peer)
+        result = text
     setattr(request, _CLIENT_ATTR, result)
     return result
 

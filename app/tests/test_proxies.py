@@ -72,3 +72,14 @@ def test_https_behind_the_proxy_is_https_to_django(rf: RequestFactory) -> None:
     assert page.wsgi_request.is_secure()
     direct = client.get("/", HTTP_X_FORWARDED_PROTO="https", REMOTE_ADDR="203.0.113.9")
     assert not direct.wsgi_request.is_secure()
+
+
+@override_settings(TRUSTED_PROXIES=TRUSTED)
+def test_a_peer_seen_before_is_still_judged_by_its_own_headers() -> None:
+    """The parsed peer is cached per REMOTE_ADDR; the forwarded header is not."""
+    factory = RequestFactory()
+    for forwarded, expected in [("", "10.0.0.2"), ("203.0.113.5", "203.0.113.5"), ("", "10.0.0.2")]:
+        request = factory.get("/", REMOTE_ADDR="::ffff:10.0.0.2", HTTP_X_FORWARDED_FOR=forwarded)
+        assert client_ip(request) == expected
+    assert client_ip(factory.get("/", REMOTE_ADDR="not an address")) == "not an address"
+    assert client_ip(factory.get("/", REMOTE_ADDR="")) == "unknown"

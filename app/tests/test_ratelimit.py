@@ -13,7 +13,7 @@ from django.core.management import call_command
 from django.test import Client, override_settings
 
 from tests.conftest import caches_for
-from tests.redis_servers import RedisServer
+from tests.redis_servers import APP_USER, RedisServer
 
 TEST_URL = "/api/test/"
 KEY = "ahsp:rate_limit:api_test:ip:127.0.0.1"
@@ -269,3 +269,64 @@ def test_memory_per_tracked_client_is_small(redis_server: RedisServer) -> None:
     """What README's capacity figure is based on: one client at the default limit."""
     usage = memory_per_client(redis_server.client(), "ahsp:rate_limit:memory:probe")
     assert 0 < usage < 512
+
+
+def test_decision_reply_carries_count_and_reset_for_any_limit_and_window(
+    redis_server: RedisServer,
+) -> None:
+    """The script answers with one integer (admitted, count, reset); a large limit and a
+    day-long window must decode exactly, and a refusal carries the full wait.
+    """
+    client = redis_server.app_client()
+    key = "ahsp:rate_limit:reply:ip:192.0.2.9"
+    first = hit(client, key, 10**9, 86_400)
+    assert (first.allowed, first.remaining, first.reset_after) == (True, 10**9 - 1, 86_400)
+    second = hit(client, key, 10**9, 86_400)
+    assert (second.allowed, second.remaining) == (True, 10**9 - 2)
+    assert 86_399 <= second.reset_after <= 86_400
+    assert hit(client, "ahsp:rate_limit:reply:one", 1, 7).allowed
+    refused = hit(client, "ahsp:rate_limit:reply:one", 1, 7)
+    assert (refused.allowed, refused.remaining, refused.reset_after) == (False, 0, 7)
+    assert 6_000 < redis_server.client().pttl("ahsp:rate_limit:reply:one") <= 7_000
+
+
+def test_the_app_pool_loads_the_script_once_and_keeps_one_connection(
+    redis_server: RedisServer,
+) -> None:
+    """Decisions go straight through the app's pool (breaker pool, ACL user): after
+    SCRIPT FLUSH the first one loads the script, none after it does, and every
+    connection goes back to the pool (one open connection for sequential calls).
+    """
+    from django_redis import get_redis_connection
+
+    app = get_redis_connection("default")
+    admin = redis_server.client()
+    key = "ahsp:rate_limit:pool:ip:192.0.2.10"
+    hit(app, key, 100, 60)
+    admin.script_flush()
+    admin.config_resetstat()
+    for _ in range(20):
+        assert hit(app, key, 100, 60).allowed
+    calls = {name: v["calls"] for name, v in admin.info("commandstats").items()}
+    assert calls["cmdstat_script|load"] == 1
+    assert calls["cmdstat_evalsha"] == 21  # one NOSCRIPT, then one per decision
+    assert len(admission_times(admin, key)) == 21
+    app_connections = [c for c in admin.client_list() if c.get("user") == APP_USER]
+    assert len(app_connections) == 1
+
+
+def test_a_connection_redis_dropped_is_replaced_within_the_decision(
+    redis_server: RedisServer,
+) -> None:
+    """CLIENT KILL between two decisions: the next one still answers (a fresh connection),
+    and the admission is recorded exactly once.
+    """
+    from django_redis import get_redis_connection
+
+    app = get_redis_connection("default")
+    admin = redis_server.client()
+    key = "ahsp:rate_limit:killed:ip:192.0.2.11"
+    assert hit(app, key, 10, 60).allowed
+    assert admin.client_kill_filter(user=APP_USER) >= 1
+    assert hit(app, key, 10, 60).remaining == 8
+    assert len(admission_times(admin, key)) == 2
