@@ -1,0 +1,138 @@
+#!/usr/bin/python
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: directories
+short_description: Several directories with their owner, group and mode in one module run; stat of other paths
+description:
+  - What a loop of M(ansible.builtin.file) with C(state=directory) does, in one module execution instead of one per
+    item (a role's layout of eight directories costs one round trip to the host instead of eight). Missing
+    directories are created, with missing parents, each with the item's owner, group and mode; existing ones get
+    them corrected. The attributes are set by Ansible's own file helpers, so check mode and C(--diff) report what
+    M(ansible.builtin.file) would.
+  - Also reports, for I(probe), whether each path exists and where each link points, so the task that lays out the
+    tree also answers what the next tasks need to know about it.
+  - A path that exists and is not a directory is an error; nothing is replaced.
+options:
+  directories:
+    description: Directories, in order (a parent before its children).
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      path: {description: Absolute path., type: path, required: true}
+      owner: {description: Owner name., type: str, default: root}
+      group: {description: Group name., type: str, default: root}
+      mode: {description: Mode as an octal string (for example C("0750") or C("2750"))., type: str, required: true}
+  probe:
+    description: Paths to report on (C(exists) and C(links)); nothing is changed there.
+    type: list
+    elements: path
+    default: []
+author: AHSP infrastructure team
+"""
+
+EXAMPLES = r"""
+- name: Layout
+  ahsp.stack.directories:
+    directories:
+      - {path: /srv/ahsp, group: ahsp, mode: "0750"}
+      - {path: /srv/ahsp/shared, owner: ahsp, group: ahsp, mode: "0750"}
+    probe: [/srv/ahsp/current]
+  register: layout
+"""
+
+RETURN = r"""
+changed_paths: {description: Directories created or corrected., returned: always, type: list, elements: str}
+exists: {description: For each I(probe) path, whether it exists (a dangling link counts)., returned: always, type: dict}
+links: {description: For each I(probe) path that is a link, the real path it resolves to (as M(ansible.builtin.stat)'s C(lnk_source)); absent for other paths., returned: always, type: dict}
+"""
+
+import os
+
+from ansible.module_utils.basic import AnsibleModule
+
+
+def _missing_chain(path: str) -> list[str]:
+    """The path and its missing parents, outermost first."""
+    chain = []
+    while path and path != "/" and not os.path.lexists(path):
+        chain.append(path)
+        path = os.path.dirname(path)
+    return list(reversed(chain))
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec={
+            "directories": {
+                "type": "list",
+                "elements": "dict",
+                "default": [],
+                "options": {
+                    "path": {"type": "path", "required": True},
+                    "owner": {"type": "str", "default": "root"},
+                    "group": {"type": "str", "default": "root"},
+                    "mode": {"type": "str", "required": True},
+                },
+            },
+            "probe": {"type": "list", "elements": "path", "default": []},
+        },
+        supports_check_mode=True,
+    )
+    changed_paths: list[str] = []
+    diffs: list[dict] = []
+    for item in module.params["directories"]:
+        path = item["path"]
+        if not os.path.isabs(path):
+            module.fail_json(msg=f"{path}: not an absolute path")
+        if os.path.lexists(path) and not os.path.isdir(path):
+            module.fail_json(
+                msg=f"{path}: exists and is not a directory; nothing was changed there"
+            )
+        created = _missing_chain(path)
+        for new in created:
+            diffs.append(
+                {
+                    "before": {"path": new, "state": "absent"},
+                    "after": {"path": new, "state": "directory"},
+                }
+            )
+            if not module.check_mode:
+                os.mkdir(new, 0o700)
+        args = module.load_file_common_arguments(
+            {"owner": item["owner"], "group": item["group"], "mode": item["mode"]}, path=path
+        )
+        changed = bool(created)
+        if module.check_mode and created:
+            changed_paths.append(path)
+            continue
+        # Parents created here get the item's attributes too, as the file module does.
+        for new in created[:-1]:
+            module.set_fs_attributes_if_different(
+                module.load_file_common_arguments(item, path=new), False, None
+            )
+        diff = {"before": {"path": path}, "after": {"path": path}}
+        changed = module.set_fs_attributes_if_different(args, changed, diff) or changed
+        if changed:
+            changed_paths.append(path)
+            if len(diff["before"]) > 1 or len(diff["after"]) > 1:
+                diffs.append(diff)
+    exists = {}
+    links = {}
+    for path in module.params["probe"]:
+        exists[path] = os.path.lexists(path)
+        if os.path.islink(path):
+            links[path] = os.path.realpath(path)
+    # Ansible shows `diff` only under --diff.
+    module.exit_json(
+        changed=bool(changed_paths),
+        changed_paths=changed_paths,
+        exists=exists,
+        links=links,
+        diff=diffs,
+    )
+
+
+if __name__ == "__main__":
+    main()

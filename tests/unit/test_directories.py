@@ -1,0 +1,120 @@
+"""ahsp.stack.directories on this machine's file system, run by Ansible itself.
+
+The module replaces a loop of ansible.builtin.file (state=directory) with one
+module run, so it must do what that loop did: create with parents, correct
+owner, group and mode (setgid included), leave a converged tree alone, touch
+nothing in check mode, and refuse a path that is not a directory. Its probe
+answers what the app role used to ask with stat: exists, and where a link
+resolves. Runs `ansible localhost -m ...` as the machine's root.
+"""
+
+from __future__ import annotations
+
+import grp
+import json
+import os
+import pwd
+import stat
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+ROOT_ONLY = pytest.mark.skipif(os.geteuid() != 0, reason="sets owners: needs root")
+
+
+def run(args: dict, *flags: str) -> dict:
+    """One module run through ansible's own executor; the host's JSON result."""
+    proc = subprocess.run(
+        [
+            "ansible",
+            "localhost",
+            "-c",
+            "local",
+            "-m",
+            "ahsp.stack.directories",
+            "-a",
+            json.dumps(args),
+            *flags,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+        env={**os.environ, "ANSIBLE_STDOUT_CALLBACK": "json", "ANSIBLE_LOAD_CALLBACK_PLUGINS": "1"},
+        check=False,
+    )
+    report, _ = json.JSONDecoder().raw_decode(proc.stdout[proc.stdout.index("{") :])
+    return report["plays"][0]["tasks"][0]["hosts"]["localhost"]
+
+
+def attrs(path: Path) -> tuple[str, str, str]:
+    st = path.stat()
+    return (
+        pwd.getpwuid(st.st_uid).pw_name,
+        grp.getgrgid(st.st_gid).gr_name,
+        oct(stat.S_IMODE(st.st_mode)),
+    )
+
+
+@ROOT_ONLY
+def test_creates_with_parents_then_changes_nothing(tmp_path):
+    base = tmp_path / "srv"
+    spec = {
+        "directories": [
+            {"path": str(base), "group": "nogroup", "mode": "0750"},
+            {"path": str(base / "a/b"), "owner": "nobody", "group": "nogroup", "mode": "2750"},
+        ]
+    }
+    first = run(spec)
+    assert first["changed"] is True, first
+    assert attrs(base) == ("root", "nogroup", "0o750")
+    assert attrs(base / "a") == (
+        "nobody",
+        "nogroup",
+        "0o2750",
+    )  # a created parent gets the item's attributes
+    assert attrs(base / "a/b") == ("nobody", "nogroup", "0o2750")
+    again = run(spec)
+    assert again["changed"] is False and again["changed_paths"] == [], again
+
+
+@ROOT_ONLY
+def test_corrects_drift_and_check_mode_touches_nothing(tmp_path):
+    path = tmp_path / "d"
+    path.mkdir()
+    os.chmod(path, 0o705)  # drift: wrong mode, owner and group
+    spec = {
+        "directories": [{"path": str(path), "owner": "nobody", "group": "nogroup", "mode": "0750"}]
+    }
+    preview = run(spec, "--check", "--diff")
+    assert preview["changed"] is True and preview["changed_paths"] == [str(path)]
+    assert attrs(path) == ("root", "root", "0o705")
+    missing = run(
+        {"directories": [{"path": str(tmp_path / "new/deeper"), "mode": "0750"}]}, "--check"
+    )
+    assert missing["changed"] is True and not (tmp_path / "new").exists()
+    fixed = run(spec)
+    assert fixed["changed"] is True
+    assert attrs(path) == ("nobody", "nogroup", "0o750")
+
+
+def test_refuses_a_file_in_the_way(tmp_path):
+    (tmp_path / "f").write_text("keep me\n")
+    result = run({"directories": [{"path": str(tmp_path / "f"), "mode": "0750"}]})
+    assert result.get("failed") is True
+    assert "not a directory" in result["msg"]
+    assert (tmp_path / "f").read_text() == "keep me\n"
+
+
+def test_probe_reports_existence_and_where_links_resolve(tmp_path):
+    release = tmp_path / "releases/r1"
+    release.mkdir(parents=True)
+    (tmp_path / "current").symlink_to(release)
+    (tmp_path / "dangling").symlink_to(tmp_path / "gone")
+    probe = [str(tmp_path / n) for n in ("current", "dangling", "releases/r1", "absent")]
+    result = run({"probe": probe})
+    assert result["changed"] is False
+    assert result["exists"] == dict(zip(probe, [True, True, True, False], strict=True))
+    assert result["links"] == {probe[0]: str(release), probe[1]: str(tmp_path / "gone")}
