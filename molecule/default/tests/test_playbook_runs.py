@@ -6,6 +6,7 @@ These run early (alphabetical); the behaviour tests then check the repaired stac
 from __future__ import annotations
 
 import json
+import re
 
 from ahsp_testing import break_health, copy_app, run_playbook
 from conftest import APP1, APP2, APPS, DB, PG_PORT, REDIS, health, live_release, served, wait_for
@@ -76,6 +77,32 @@ def test_drift_on_every_tier_is_repaired_then_clean(hosts, client, secrets):
     again = run_playbook("converge.yml")
     assert again.rc == 0, again.tail()
     assert again.changed() == 0, again.tail()
+
+
+def _go_live_hosts(output: str) -> set[str]:
+    """Hosts that ran a task of the serial go-live play (its batches' output)."""
+    hosts: set[str] = set()
+    for section in output.split("\nPLAY [")[1:]:
+        if section.startswith("App - go live"):
+            results = r"^(?:ok|changed|failed|fatal|skipping): \[([^\]]+)\]"
+            hosts.update(re.findall(results, section, re.M))
+    return hosts
+
+
+def test_only_hosts_with_something_to_change_go_through_the_rollout(hosts, client):
+    app2 = hosts[APP2]
+    app2.check_output("systemctl stop ahsp-gunicorn.service")
+
+    run = run_playbook("converge.yml")
+    assert run.rc == 0, run.tail()
+    assert _go_live_hosts(run.output) == {APP2}, run.tail()
+    assert run.recap()[APP1]["changed"] == 0, run.tail()
+    assert app2.service("ahsp-gunicorn").is_running
+    wait_for(lambda: health(client, APP2).status == 200, 30, f"{APP2} healthy")
+
+    steady = run_playbook("converge.yml")
+    assert steady.rc == 0 and steady.changed() == 0, steady.tail()
+    assert _go_live_hosts(steady.output) == set(), steady.tail()
 
 
 def test_failing_release_steps_back_and_stops_the_rollout(hosts, client, secrets, tmp_path):
