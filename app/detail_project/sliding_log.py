@@ -132,14 +132,19 @@ def _evalsha(client: redis.Redis, key: str, limit: int, window_us: int) -> int:
     client's pool (so the pool's own checks and ``redis_pool``'s breaker still
     apply), the connection's own ``Retry`` policy around send and read with a
     disconnect before a retry, and the connection back to the pool whatever
-    happens. A single-connection client takes redis-py's ordinary path.
+    happens. A single-connection client takes redis-py's ordinary path (with
+    the same NOSCRIPT handling).
 
     Redis may have forgotten the script (restart, failover to a node that never
     saw it, SCRIPT FLUSH): NOSCRIPT loads it and the call is repeated, so a
     worker loads it at most once per Redis that lacks it, never per request.
     """
     if client.connection is not None:
-        return int(client.evalsha(SCRIPT_SHA, 1, key, limit, window_us))  # type: ignore[arg-type]
+        try:
+            return int(client.evalsha(SCRIPT_SHA, 1, key, limit, window_us))  # type: ignore[arg-type]
+        except NoScriptError:
+            client.script_load(LUA_SLIDING_LOG)
+            return int(client.evalsha(SCRIPT_SHA, 1, key, limit, window_us))  # type: ignore[arg-type]
     encoded = key.encode()
     command = [
         b"%b$%d\r\n%b\r\n%b" % (_COMMAND_HEAD, len(encoded), encoded, _arguments(limit, window_us))

@@ -8,6 +8,7 @@ from io import StringIO
 from typing import Any
 
 import pytest
+import redis
 from detail_project.sliding_log import admission_times, hit, memory_per_client
 from django.core.management import call_command
 from django.test import Client, override_settings
@@ -140,6 +141,24 @@ def test_script_is_reloaded_when_redis_forgets_it(
     redis_server.client().script_flush()
     assert client.get(TEST_URL).status_code == 200
     assert len(admission_times(redis_server.client(), KEY)) == 2
+
+
+def test_a_single_connection_client_also_reloads_a_forgotten_script(
+    redis_server: RedisServer,
+) -> None:
+    """`hit` with any redis.Redis: a single-connection client goes through redis-py's own path."""
+    admin = redis_server.client()
+    admin.script_flush()
+    single = redis.Redis(
+        host="127.0.0.1", port=redis_server.port, db=1, username=APP_USER,
+        password=redis_server.app_password, single_connection_client=True,
+    )  # fmt: skip
+    try:
+        decisions = [hit(single, "ahsp:rate_limit:single", 2, 60) for _ in range(3)]
+    finally:
+        single.close()
+        admin.delete("ahsp:rate_limit:single")
+    assert [d.allowed for d in decisions] == [True, True, False]
 
 
 @override_settings(RATELIMIT_WINDOW=1)
