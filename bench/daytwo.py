@@ -59,29 +59,6 @@ LIMIT = {"app_ratelimit_requests": 1000000}
 HOST_HEADER = "localhost"  # always among the app's allowed hosts
 PG_SQL = "runuser -u postgres -- psql -X -At -c {}"
 
-# The tree the API serves (as in molecule/default/tests/conftest.py).
-TREE = {
-    "classifications": [
-        {
-            "name": "Pekerjaan Persiapan",
-            "sub_classifications": [
-                {
-                    "name": "Pembersihan",
-                    "items": [
-                        {
-                            "code": "A.1",
-                            "name": "Pembersihan lapangan",
-                            "unit": "m2",
-                            "volume": "120.5",
-                            "unit_price": "15000.00",
-                        }
-                    ],
-                }
-            ],
-        }
-    ]
-}
-
 
 def _lib():
     """tests/lib: the load generator and the app copy helper the Molecule tests use."""
@@ -96,6 +73,7 @@ def _lib():
 
 def api_token(label: str) -> tuple[int, str]:
     """A project with a tree and a bearer token, made on the first app host (never logged)."""
+    tree = _lib()[1].TREE
     script = (
         "import json; "
         "from django.contrib.auth import get_user_model; "
@@ -103,7 +81,7 @@ def api_token(label: str) -> tuple[int, str]:
         "from detail_project.tree import parse_tree, replace_tree; "
         "user = get_user_model().objects.get(username='admin'); "
         "project, _ = Project.objects.get_or_create(owner=user, name='bench day-2'); "
-        f"replace_tree(project, parse_tree(json.loads({json.dumps(json.dumps(TREE))}))); "
+        f"replace_tree(project, parse_tree(json.loads({json.dumps(json.dumps(tree))}))); "
         "print(project.pk)"
     )
     out = docker_exec(APP_HOSTS[0], ["ahsp-manage", "shell", "--no-imports", "-c", script])

@@ -249,3 +249,28 @@ def exposure(host, unit: str) -> float:
     scores[f"{host.check_output('hostname')} {unit}"] = score
     report.write_text(json.dumps(scores, indent=2, sort_keys=True) + "\n")
     return score
+
+
+# A project tree the stack tests and the bench's day-2 load read through the
+# tree API (one item: 120.5 m2 at 15,000.00, so the total is 1,807,500.00).
+TREE = {
+    "classifications": [
+        {
+            "name": "Pekerjaan Persiapan",
+            "sub_classifications": [
+                {
+                    "name": "Pembersihan",
+                    "items": [
+                        {
+                            "code": "A.1",
+                            "name": "Pembersihan lapangan",
+                            "unit": "m2",
+                            "volume": "120.5",
+                            "unit_price": "15000.00",
+                        }
+                    ],
+                }
+            ],
+        }
+    ]
+}

@@ -15,7 +15,7 @@ import shlex
 from pathlib import Path
 
 import pytest
-from ahsp_testing import http, molecule_hosts, wait_for  # noqa: F401 (wait_for re-exported)
+from ahsp_testing import TREE, http, molecule_hosts, wait_for  # noqa: F401 (TREE, wait_for re-exported)
 
 REDIS, DB, APP1, APP2 = "stack-redis", "stack-db", "stack-app1", "stack-app2"
 APPS = (APP1, APP2)
@@ -88,29 +88,6 @@ def flush_rate_limits(hosts):
 
     flush()
     return flush
-
-
-TREE = {
-    "classifications": [
-        {
-            "name": "Pekerjaan Persiapan",
-            "sub_classifications": [
-                {
-                    "name": "Pembersihan",
-                    "items": [
-                        {
-                            "code": "A.1",
-                            "name": "Pembersihan lapangan",
-                            "unit": "m2",
-                            "volume": "120.5",
-                            "unit_price": "15000.00",
-                        }
-                    ],
-                }
-            ],
-        }
-    ]
-}
 
 
 @pytest.fixture(scope="session")
