@@ -1,7 +1,7 @@
 """Runs of the single-host converge from a test: reload, self-healing, step back, drift, bad input.
 
-These run before test_static_files.py and test_gunicorn.py... alphabetically
-after them, so they come last and leave the host converged from app/.
+Each test leaves the host converged from app/ (the release the other test
+files inspect), whatever it deployed in between.
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ import json
 import os
 import signal
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
 
-import pytest
 from ahsp_testing import break_health, copy_app, http, run_playbook, scenario_dir, wait_for
 from conftest import BASE, SERVICE, live_release, main_pid
 
@@ -27,12 +27,26 @@ def _served(host) -> str:
     return http(host, f"{BASE}/health/")[0].json()["version"]
 
 
-def test_code_change_reloads_without_a_new_master(host, tmp_path, stack_vars):
+def _manifest(host, release: str) -> dict:
+    return json.loads(host.file(f"{release}/staticfiles/staticfiles.json").content_string)["paths"]
+
+
+def test_code_change_reloads_and_collects_static_into_the_new_release_only(
+    host, tmp_path, stack_vars
+):
+    """A new release: HUP (same master), collectstatic into its own STATIC_ROOT only.
+
+    The live release keeps its static files while the next one is collected,
+    so no page of the old release meets a 404 mid-deploy.
+    """
     source = copy_app(tmp_path)
     css = source / "static" / "css" / "app.css"
     css.write_text(css.read_text() + "\n/* molecule: a code change */\n")
+    js = source / "static" / "js" / "app.js"
+    js.write_text(js.read_text() + "\n// molecule: a static change\n")
     master = main_pid(host)
     before = live_release(host)
+    old_manifest = host.file(f"{before}/staticfiles/staticfiles.json").content_string
 
     changed = run_playbook("converge.yml", "--extra-vars", f"app_source_dir={source}")
     try:
@@ -46,6 +60,13 @@ def test_code_change_reloads_without_a_new_master(host, tmp_path, stack_vars):
         assert _served(host) == after.rsplit("/", 1)[1]
         assert main_pid(host) == master, "a code change must reload, not restart"
         assert host.file("/srv/ahsp/previous").linked_to == before
+
+        assert "service | Run collectstatic" in changed.output
+        new_paths = _manifest(host, after)
+        assert new_paths["js/app.js"] != json.loads(old_manifest)["paths"]["js/app.js"]
+        assert host.file(f"{after}/staticfiles/{new_paths['js/app.js']}.gz").exists
+        # The previous release's static files are untouched.
+        assert host.file(f"{before}/staticfiles/staticfiles.json").content_string == old_manifest
     finally:
         back = run_playbook("converge.yml")
         assert back.rc == 0, back.tail()
@@ -119,13 +140,19 @@ def test_release_that_fails_its_gate_steps_back(host, tmp_path, stack_vars):
         failed_ids = [m.removesuffix(".failed") for m in marked if m.endswith(".failed")]
         assert len(failed_ids) == 1
         assert failed_ids[0] in marked
-    finally:
+    except AssertionError:
+        # The step back did not leave the host as it was: restore it for the next tests.
         back = run_playbook("converge.yml")
         assert back.rc == 0, back.tail()
-    assert _served(host) == before.rsplit("/", 1)[1]
+        raise
 
 
 def test_drift_is_repaired_and_reported(host, stack_vars):
+    """Drift in the unit, gunicorn.conf.py and the env files is repaired; static files are
+    not collected again by either run (the release did not change).
+    """
+    manifest = f"{live_release(host)}/staticfiles/staticfiles.json"
+    collected = host.file(manifest).mtime
     host.check_output(f"sed -i 's/^Restart=on-failure/Restart=no/' {UNIT}")
     host.check_output(f"sed -i 's/^workers = .*/workers = 1/' {CONF}")
     host.check_output("chmod 0644 /etc/ahsp/secrets.env")
@@ -151,6 +178,7 @@ def test_drift_is_repaired_and_reported(host, stack_vars):
     again = run_playbook("converge.yml")
     assert again.rc == 0, again.tail()
     assert again.changed() == 0, again.tail()
+    assert host.file(manifest).mtime == collected
 
 
 def test_check_diff_after_converge_is_clean_and_secret_free(stack_vars):
@@ -161,33 +189,44 @@ def test_check_diff_after_converge_is_clean_and_secret_free(stack_vars):
         assert secret not in run.output
 
 
-@pytest.mark.parametrize(
-    ("overrides", "name"),
-    [
-        ({"gunicorn_systemd_bind": "nonsense"}, "gunicorn_systemd_bind"),
-        ({"gunicorn_systemd_bind": "0.0.0.0:99999"}, "gunicorn_systemd_bind"),
-        ({"gunicorn_systemd_bind": "192.0.2.99:8000"}, "gunicorn_systemd_bind"),
-        ({"gunicorn_systemd_workers": "many"}, "gunicorn_systemd_workers"),
-        ({"gunicorn_systemd_user": "ahsp\nUser=root"}, "gunicorn_systemd_user"),
-        ({"gunicorn_systemd_log_dir": "/var/log"}, "gunicorn_systemd_log_dir"),
-        ({"gunicorn_systemd_env_files": ["/etc/ahsp/app env"]}, "gunicorn_systemd_env_files"),
-        ({"gunicorn_systemd_proc_name": "ahsp'; import os #"}, "gunicorn_systemd_proc_name"),
-        (
-            {"gunicorn_systemd_forwarded_allow_ips": ["10.0.0.1/8"]},
-            "gunicorn_systemd_forwarded_allow_ips",
-        ),
-        ({"app_secret_key": "too-short"}, "app_secret_key"),
-        ({"app_environment": "prod"}, "app_environment"),
-    ],
-    ids=lambda v: json.dumps(v) if isinstance(v, dict) else v,
-)
-def test_bad_input_fails_before_any_change(host, overrides, name):
+BAD_INPUTS = [
+    ({"gunicorn_systemd_bind": "nonsense"}, "gunicorn_systemd_bind"),
+    ({"gunicorn_systemd_bind": "0.0.0.0:99999"}, "gunicorn_systemd_bind"),
+    ({"gunicorn_systemd_bind": "192.0.2.99:8000"}, "gunicorn_systemd_bind"),
+    ({"gunicorn_systemd_workers": "many"}, "gunicorn_systemd_workers"),
+    ({"gunicorn_systemd_user": "ahsp\nUser=root"}, "gunicorn_systemd_user"),
+    ({"gunicorn_systemd_log_dir": "/var/log"}, "gunicorn_systemd_log_dir"),
+    ({"gunicorn_systemd_env_files": ["/etc/ahsp/app env"]}, "gunicorn_systemd_env_files"),
+    ({"gunicorn_systemd_proc_name": "ahsp'; import os #"}, "gunicorn_systemd_proc_name"),
+    (
+        {"gunicorn_systemd_forwarded_allow_ips": ["10.0.0.1/8"]},
+        "gunicorn_systemd_forwarded_allow_ips",
+    ),
+    ({"app_secret_key": "too-short"}, "app_secret_key"),
+    ({"app_environment": "prod"}, "app_environment"),
+]
+
+
+def test_bad_input_fails_before_any_change(host):
+    """Each bad value fails the run naming the variable; the host keeps its files and master."""
     state = f"sha256sum {UNIT} {CONF} /etc/ahsp/app.env; readlink /srv/ahsp/current"
     before, pid = host.check_output(state), main_pid(host)
-    run = run_playbook("converge.yml", "--extra-vars", json.dumps(overrides))
-    assert run.rc != 0
-    assert name in run.output, run.tail()
-    assert "changed: [" not in run.output, run.tail()
+
+    def attempt(case):
+        return case, run_playbook("converge.yml", "--extra-vars", json.dumps(case[0]))
+
+    problems = []
+    # The runs stop before any change, so they may run side by side.
+    with ThreadPoolExecutor(3) as pool:
+        for (overrides, name), run in pool.map(attempt, BAD_INPUTS):
+            label = json.dumps(overrides)
+            if run.rc == 0:
+                problems.append(f"{label}: the run succeeded")
+            elif name not in run.output:
+                problems.append(f"{label}: the failure does not name {name}:\n{run.tail(15)}")
+            elif "changed: [" in run.output:
+                problems.append(f"{label}: something changed:\n{run.tail(15)}")
+    assert problems == [], "\n".join(problems)
     assert host.check_output(state) == before
     assert main_pid(host) == pid
 
