@@ -16,6 +16,7 @@ import re
 import shlex
 import subprocess
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -110,6 +111,32 @@ def run_playbook(
         cwd=scenario_dir(),
     )
     return PlaybookRun(rc=proc.returncode, output=proc.stdout + proc.stderr)
+
+
+def bad_input_problems(cases, secrets=(), workers: int = 3) -> list[str]:
+    """Run converge.yml once per (extra vars, variable name) case; return what went wrong.
+
+    Each run must fail, name the variable, change nothing and show no secret.
+    The runs stop before any change, so they go `workers` at a time. The
+    caller compares the hosts' state before and after.
+    """
+
+    def attempt(case):
+        return case, run_playbook("converge.yml", "--extra-vars", json.dumps(case[0]))
+
+    problems = []
+    with ThreadPoolExecutor(workers) as pool:
+        for (overrides, name), run in pool.map(attempt, cases):
+            label = json.dumps(overrides)
+            if run.rc == 0:
+                problems.append(f"{label}: the run succeeded")
+            elif name not in run.output:
+                problems.append(f"{label}: the failure does not name {name}:\n{run.tail(15)}")
+            elif "changed: [" in run.output:
+                problems.append(f"{label}: something changed:\n{run.tail(15)}")
+            if any(secret in run.output for secret in secrets):
+                problems.append(f"{label}: a secret reached the output")
+    return problems
 
 
 def copy_app(target: Path) -> Path:

@@ -10,10 +10,7 @@ before and after. The runs go three at a time: none of them changes anything.
 
 from __future__ import annotations
 
-import json
-from concurrent.futures import ThreadPoolExecutor
-
-from ahsp_testing import run_playbook
+from ahsp_testing import bad_input_problems
 from conftest import APPS, DB, REDIS
 
 STATE = {
@@ -92,21 +89,6 @@ def test_every_bad_input_fails_names_the_variable_and_changes_nothing(hosts, sec
     assert all(any(name.startswith(p) for _, name in CASES) for p in prefixes)
     before = _state(hosts)
 
-    def attempt(case):
-        return case, run_playbook("converge.yml", "--extra-vars", json.dumps(case[0]))
-
-    problems = []
-    with ThreadPoolExecutor(3) as pool:
-        for (overrides, name), run in pool.map(attempt, CASES):
-            label = json.dumps(overrides)
-            if run.rc == 0:
-                problems.append(f"{label}: the run succeeded")
-            elif name not in run.output:
-                problems.append(f"{label}: the failure does not name {name}:\n{run.tail(15)}")
-            elif "changed: [" in run.output:
-                problems.append(f"{label}: something changed:\n{run.tail(15)}")
-            for secret in secrets.values():
-                if secret in run.output:
-                    problems.append(f"{label}: a secret reached the output")
+    problems = bad_input_problems(CASES, secrets.values())
     assert problems == [], "\n".join(problems)
     assert _state(hosts) == before

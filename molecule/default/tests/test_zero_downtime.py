@@ -60,7 +60,7 @@ def _journal_since(hosts, started: float) -> str:
     return "\n".join(lines)
 
 
-def _under_load(load_urls, action, hosts=None) -> tuple[dict, object]:
+def _under_load(load_urls, action, hosts) -> tuple[dict, object]:
     urls, headers = load_urls
     started = time.time()
     with Load(urls, rate=RATE, headers=headers, max_seconds=600) as load:
@@ -69,7 +69,7 @@ def _under_load(load_urls, action, hosts=None) -> tuple[dict, object]:
         time.sleep(2)
     summary = load.summary
     detail = summary.describe()
-    if summary.failures and hosts is not None:
+    if summary.failures:
         detail += "\n" + _journal_since(hosts, started)
     return {
         "sent": summary.sent,
