@@ -5,12 +5,15 @@ module run, so it must do what that loop did: create with parents, correct
 owner, group and mode (setgid included), leave a converged tree alone, touch
 nothing in check mode, and refuse a path that is not a directory. Its probe
 answers what the app role used to ask with stat: exists, and where a link
-resolves. Runs `ansible localhost -m ...` as the machine's root.
+resolves; its `files` report what a template task compares (checksum, owner,
+group, mode) and its `list` what ansible.builtin.find listed. Runs
+`ansible localhost -m ...` as the machine's root.
 """
 
 from __future__ import annotations
 
 import grp
+import hashlib
 import json
 import os
 import pwd
@@ -118,3 +121,48 @@ def test_probe_reports_existence_and_where_links_resolve(tmp_path):
     assert result["changed"] is False
     assert result["exists"] == dict(zip(probe, [True, True, True, False], strict=True))
     assert result["links"] == {probe[0]: str(release), probe[1]: str(tmp_path / "gone")}
+
+
+def test_files_report_what_a_template_or_copy_task_compares(tmp_path):
+    written = tmp_path / "app.env"
+    written.write_bytes(b'DEBUG="false"\n')
+    os.chmod(written, 0o640)
+    (tmp_path / "link").symlink_to(written)
+    (tmp_path / "dir").mkdir()
+    paths = [str(tmp_path / n) for n in ("app.env", "link", "dir", "absent")]
+    result = run({"files": paths})
+    assert result["changed"] is False
+    me = pwd.getpwuid(os.geteuid()).pw_name
+    group = grp.getgrgid(os.getegid()).gr_name
+    assert result["files"] == {
+        paths[0]: {
+            "checksum": hashlib.sha1(b'DEBUG="false"\n').hexdigest(),  # noqa: S324
+            "owner": me,
+            "group": group,
+            "mode": "0640",
+        },
+        # Only a regular file is reported: the task would replace anything else.
+        paths[1]: {},
+        paths[2]: {},
+        paths[3]: {},
+    }
+
+
+def test_list_reports_entries_after_the_layout(tmp_path):
+    releases = tmp_path / "releases"
+    spec = {
+        "directories": [{"path": str(releases / "r2"), "mode": "0750"}],
+        "list": [str(releases), str(tmp_path / "absent")],
+    }
+    releases.mkdir()
+    (releases / "r1").mkdir()
+    (releases / "r1.tar.gz").write_bytes(b"")
+    result = run(spec)
+    listing = result["listings"][str(releases)]
+    assert [(Path(e["path"]).name, e["isdir"]) for e in listing] == [
+        ("r1", True),
+        ("r1.tar.gz", False),
+        ("r2", True),  # created by this run, listed after the layout
+    ]
+    assert all(isinstance(e["mtime"], float) for e in listing)
+    assert result["listings"][str(tmp_path / "absent")] == []

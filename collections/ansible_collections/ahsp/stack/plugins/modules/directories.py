@@ -3,7 +3,7 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: directories
-short_description: Several directories with their owner, group and mode in one module run; stat of other paths
+short_description: Several directories with their owner, group and mode in one module run; stat of other paths and files
 description:
   - What a loop of M(ansible.builtin.file) with C(state=directory) does, in one module execution instead of one per
     item (a role's layout of eight directories costs one round trip to the host instead of eight). Missing
@@ -12,6 +12,9 @@ description:
     M(ansible.builtin.file) would.
   - Also reports, for I(probe), whether each path exists and where each link points, so the task that lays out the
     tree also answers what the next tasks need to know about it.
+  - Also reports, for I(files), each file's SHA-1 checksum, owner, group and mode, so that a role can skip the
+    template or copy tasks whose file is already as they would write it (the P(ahsp.stack.file_differs#filter)
+    filter compares), and, for I(list), the entries of directories, as M(ansible.builtin.find) would list them.
   - A path that exists and is not a directory is an error; nothing is replaced.
 options:
   directories:
@@ -26,6 +29,16 @@ options:
       mode: {description: Mode as an octal string (for example C("0750") or C("2750"))., type: str, required: true}
   probe:
     description: Paths to report on (C(exists) and C(links)); nothing is changed there.
+    type: list
+    elements: path
+    default: []
+  files:
+    description: Files to report on (C(files)), with checksum, owner, group and mode; nothing is changed there.
+    type: list
+    elements: path
+    default: []
+  list:
+    description: Directories whose entries to report (C(listings)), read after the I(directories) are laid out.
     type: list
     elements: path
     default: []
@@ -46,9 +59,24 @@ RETURN = r"""
 changed_paths: {description: Directories created or corrected., returned: always, type: list, elements: str}
 exists: {description: For each I(probe) path, whether it exists (a dangling link counts)., returned: always, type: dict}
 links: {description: For each I(probe) path that is a link, the real path it resolves to (as M(ansible.builtin.stat)'s C(lnk_source)); absent for other paths., returned: always, type: dict}
+files:
+  description:
+    - For each I(files) path, C(checksum) (SHA-1 of the content, as M(ansible.builtin.stat) reports it), C(owner),
+      C(group) and C(mode) (octal string, for example C("0640")) of a regular file; an empty dict when the path is
+      missing or not a regular file (a link is not followed).
+  returned: always
+  type: dict
+listings:
+  description: For each I(list) directory, its entries (C(path), C(isdir), C(mtime)); an empty list when it is missing.
+  returned: always
+  type: dict
 """
 
+import grp
+import hashlib
 import os
+import pwd
+import stat
 
 from ansible.module_utils.basic import AnsibleModule
 
@@ -60,6 +88,52 @@ def _missing_chain(path: str) -> list[str]:
         chain.append(path)
         path = os.path.dirname(path)
     return list(reversed(chain))
+
+
+def _name(lookup, ident: int) -> str:
+    """A user or group name, or the number when the id has no name."""
+    try:
+        return lookup(ident)[0]
+    except KeyError:
+        return str(ident)
+
+
+def _file_state(path: str) -> dict:
+    """What a template or copy task compares: content checksum, owner, group, mode ({} when not a file)."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return {}
+    if not stat.S_ISREG(st.st_mode):
+        return {}
+    digest = hashlib.sha1()  # noqa: S324 - Ansible's own file checksum
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(65536), b""):
+            digest.update(block)
+    return {
+        "checksum": digest.hexdigest(),
+        "owner": _name(pwd.getpwuid, st.st_uid),
+        "group": _name(grp.getgrgid, st.st_gid),
+        "mode": f"{stat.S_IMODE(st.st_mode):04o}",
+    }
+
+
+def _listing(path: str) -> list[dict]:
+    """Entries of a directory as ansible.builtin.find (file_type=any) reports them."""
+    if not os.path.isdir(path):
+        return []
+    entries = []
+    with os.scandir(path) as found:
+        for entry in found:
+            st = entry.stat(follow_symlinks=False)
+            entries.append(
+                {
+                    "path": entry.path,
+                    "isdir": stat.S_ISDIR(st.st_mode),
+                    "mtime": st.st_mtime,
+                }
+            )
+    return sorted(entries, key=lambda e: e["path"])
 
 
 def main() -> None:
@@ -77,6 +151,8 @@ def main() -> None:
                 },
             },
             "probe": {"type": "list", "elements": "path", "default": []},
+            "files": {"type": "list", "elements": "path", "default": []},
+            "list": {"type": "list", "elements": "path", "default": []},
         },
         supports_check_mode=True,
     )
@@ -124,12 +200,16 @@ def main() -> None:
         exists[path] = os.path.lexists(path)
         if os.path.islink(path):
             links[path] = os.path.realpath(path)
+    files = {path: _file_state(path) for path in module.params["files"]}
+    listings = {path: _listing(path) for path in module.params["list"]}
     # Ansible shows `diff` only under --diff.
     module.exit_json(
         changed=bool(changed_paths),
         changed_paths=changed_paths,
         exists=exists,
         links=links,
+        files=files,
+        listings=listings,
         diff=diffs,
     )
 

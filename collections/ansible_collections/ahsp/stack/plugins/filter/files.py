@@ -1,0 +1,60 @@
+"""Whether a file on the host differs from what a template or copy task would write there.
+
+A template task on a converged host still costs two module runs (a stat with
+checksum, then the file module for owner, group and mode) to find that nothing
+changes. The roles probe their files once (``ahsp.stack.directories``'
+``files``), render on the control machine, and let this filter decide which
+template tasks need to run at all: a task is skipped only when content, owner,
+group and mode all match, so any drift still runs the task, which then
+reports and repairs it exactly as before.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from typing import Any
+
+from ansible.errors import AnsibleFilterError
+
+
+def file_differs(
+    state: Mapping[str, Any] | None,
+    content: str | None = None,
+    checksum: str | None = None,
+    owner: str = "",
+    group: str = "",
+    mode: str = "",
+) -> bool:
+    """True when the task has something to do: the file is missing, or content, owner, group or mode differ.
+
+    ``state`` is ``files[path]`` of ``ahsp.stack.directories`` ({} for a missing
+    file). The expected content comes as text (encoded as UTF-8, as the
+    template module writes it) or as the SHA-1 ``checksum`` of its bytes.
+    """
+    if (content is None) == (checksum is None):
+        raise AnsibleFilterError("file_differs: give exactly one of content and checksum")
+    if not state:
+        return True
+    if checksum is None:
+        checksum = hashlib.sha1(str(content).encode("utf-8")).hexdigest()  # noqa: S324 - Ansible's file checksum
+    expected_mode = str(mode)
+    if not expected_mode.startswith("0"):
+        expected_mode = "0" + expected_mode
+    try:
+        same_mode = int(state.get("mode", ""), 8) == int(expected_mode, 8)
+    except ValueError as err:
+        raise AnsibleFilterError(
+            f"file_differs: mode must be an octal string (got {mode!r})"
+        ) from err
+    return not (
+        state.get("checksum") == checksum
+        and state.get("owner") == owner
+        and state.get("group") == group
+        and same_mode
+    )
+
+
+class FilterModule:
+    def filters(self) -> dict[str, Any]:
+        return {"file_differs": file_differs}
