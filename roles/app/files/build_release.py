@@ -142,6 +142,8 @@ def main() -> int:
             {
                 "release_id": release_id,
                 "archive": str(archive.resolve()),
+                # What the host's copy is compared with (SHA-1, Ansible's file checksum).
+                "archive_sha1": hashlib.sha1(archive.read_bytes()).hexdigest(),  # noqa: S324
                 "requirements_id": requirements_id,
                 "wheelhouse": str(wheelhouse.resolve()),
                 "changed": built_archive or built_wheels,
