@@ -18,10 +18,10 @@ import json
 import os
 import pwd
 import stat
-import subprocess
 from pathlib import Path
 
 import pytest
+from ansible_json import ansible_json
 
 ROOT = Path(__file__).resolve().parents[2]
 ROOT_ONLY = pytest.mark.skipif(os.geteuid() != 0, reason="sets owners: needs root")
@@ -29,26 +29,10 @@ ROOT_ONLY = pytest.mark.skipif(os.geteuid() != 0, reason="sets owners: needs roo
 
 def run(args: dict, *flags: str) -> dict:
     """One module run through ansible's own executor; the host's JSON result."""
-    proc = subprocess.run(
-        [
-            "ansible",
-            "localhost",
-            "-c",
-            "local",
-            "-m",
-            "ahsp.stack.directories",
-            "-a",
-            json.dumps(args),
-            *flags,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=ROOT,
-        env={**os.environ, "ANSIBLE_STDOUT_CALLBACK": "json", "ANSIBLE_LOAD_CALLBACK_PLUGINS": "1"},
-        check=False,
-    )
-    report, _ = json.JSONDecoder().raw_decode(proc.stdout[proc.stdout.index("{") :])
+    report = ansible_json(
+        "ansible", "localhost", "-c", "local", "-m", "ahsp.stack.directories",
+        "-a", json.dumps(args), *flags,
+    )  # fmt: skip
     return report["plays"][0]["tasks"][0]["hosts"]["localhost"]
 
 

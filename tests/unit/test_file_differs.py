@@ -15,12 +15,12 @@ import grp
 import json
 import os
 import pwd
-import subprocess
 from pathlib import Path
 
 import pytest
 from ansible.errors import AnsibleFilterError
 from ansible_collections.ahsp.stack.plugins.filter.files import file_differs
+from ansible_json import ansible_json
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -72,22 +72,13 @@ def test_the_template_lookup_renders_the_bytes_the_template_module_writes(tmp_pa
     (tmp_path / "play.yml").write_text(PLAYBOOK)
     owner = pwd.getpwuid(os.geteuid()).pw_name
     group = grp.getgrgid(os.getegid()).gr_name
-    proc = subprocess.run(
-        [
-            "ansible-playbook",
-            str(tmp_path / "play.yml"),
-            "-e",
-            json.dumps({"dir": str(tmp_path), "owner": owner, "group": group}),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=ROOT,
-        env={**os.environ, "ANSIBLE_STDOUT_CALLBACK": "json", "ANSIBLE_LOAD_CALLBACK_PLUGINS": "1"},
-        check=False,
+    report = ansible_json(
+        "ansible-playbook",
+        str(tmp_path / "play.yml"),
+        "-e",
+        json.dumps({"dir": str(tmp_path), "owner": owner, "group": group}),
     )
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
-    report, _ = json.JSONDecoder().raw_decode(proc.stdout[proc.stdout.index("{") :])
+    assert report["stats"]["localhost"]["failures"] == 0, report["plays"][0]["tasks"]
     said = report["plays"][0]["tasks"][2]["hosts"]["localhost"]["msg"]
     assert (tmp_path / "out").read_text().endswith("last line without a block\n\n")
     assert said == {"same": False, "other_mode": True}
