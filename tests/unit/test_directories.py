@@ -150,3 +150,32 @@ def test_list_reports_entries_after_the_layout(tmp_path):
     ]
     assert all(isinstance(e["mtime"], float) for e in listing)
     assert result["listings"][str(tmp_path / "absent")] == []
+
+
+def test_secret_files_are_compared_on_the_host_and_no_digest_is_shown(tmp_path):
+    secret = tmp_path / "secrets.env"
+    secret.write_bytes(b'SECRET_KEY="not-to-be-guessed"\n')
+    os.chmod(secret, 0o640)
+    right = hashlib.sha1(secret.read_bytes()).hexdigest()  # noqa: S324
+    wrong = hashlib.sha1(b"something else").hexdigest()  # noqa: S324
+    spec = {
+        "secret_files": [
+            {"path": str(secret), "checksum": right},
+            {"path": str(tmp_path / "absent"), "checksum": wrong},
+        ],
+        "files": [str(secret)],  # the same file, asked openly, for contrast
+    }
+    report = ansible_json(
+        "ansible", "localhost", "-c", "local", "-m", "ahsp.stack.directories",
+        "-a", json.dumps(spec), "-vvv",
+    )  # fmt: skip
+    result = report["plays"][0]["tasks"][0]["hosts"]["localhost"]
+    state = result["files"][str(secret)]
+    assert state["content_matches"] is True and "checksum" not in state
+    assert state["mode"] == "0640"
+    assert result["files"][str(tmp_path / "absent")] == {}
+    # The expected checksums are a no_log option: not in the invocation, nowhere in the report.
+    assert right not in json.dumps(report) and wrong not in json.dumps(report)
+    secret.write_bytes(b'SECRET_KEY="changed"\n')
+    again = run({"secret_files": [{"path": str(secret), "checksum": right}]})
+    assert again["files"][str(secret)]["content_matches"] is False

@@ -92,6 +92,9 @@ STATE = {
 }
 
 
+SECRET = {k: v for k, v in STATE.items() if k != "checksum"}
+
+
 @pytest.mark.parametrize(
     ("state", "kwargs", "differs"),
     [
@@ -103,6 +106,11 @@ STATE = {
         (STATE, {"content": "abc", "group": "root"}, True),
         (STATE, {"content": "abc", "mode": "0644"}, True),
         ({}, {"content": "abc"}, True),  # missing, or not a regular file
+        ({}, {}, True),  # a missing secret file
+        # A secret file: the module compared its content on the host.
+        ({**SECRET, "content_matches": True}, {}, False),
+        ({**SECRET, "content_matches": False}, {}, True),
+        ({**SECRET, "content_matches": True}, {"mode": "0644"}, True),
         (None, {"content": "abc"}, True),
     ],
 )

@@ -6,7 +6,9 @@ changes. The roles probe their files once (``ahsp.stack.directories``'
 ``files``), render on the control machine, and let this filter decide which
 template tasks need to run at all: a task is skipped only when content, owner,
 group and mode all match, so any drift still runs the task, which then
-reports and repairs it exactly as before.
+reports and repairs it exactly as before. A file that holds secrets is
+compared on the host instead (the module's ``secret_files``), so no digest of
+a secret is ever part of a task result.
 """
 
 from __future__ import annotations
@@ -30,14 +32,21 @@ def file_differs(
 
     ``state`` is ``files[path]`` of ``ahsp.stack.directories`` ({} for a missing
     file). The expected content comes as text (encoded as UTF-8, as the
-    template module writes it) or as the SHA-1 ``checksum`` of its bytes.
+    template module writes it) or as the SHA-1 ``checksum`` of its bytes; for
+    a file probed as one of the module's ``secret_files`` the module compared
+    the content on the host already (``content_matches``), and neither is given.
     """
-    if (content is None) == (checksum is None):
-        raise AnsibleFilterError("file_differs: give exactly one of content and checksum")
     if not state:
         return True
-    if checksum is None:
-        checksum = hashlib.sha1(str(content).encode("utf-8")).hexdigest()  # noqa: S324 - Ansible's file checksum
+    if "content_matches" in state:
+        # A secret file: the probe compared the content on the host.
+        same_content = bool(state["content_matches"])
+    else:
+        if (content is None) == (checksum is None):
+            raise AnsibleFilterError("file_differs: give exactly one of content and checksum")
+        if checksum is None:
+            checksum = hashlib.sha1(str(content).encode("utf-8")).hexdigest()  # noqa: S324
+        same_content = state.get("checksum") == checksum
     expected_mode = str(mode)
     if not expected_mode.startswith("0"):
         expected_mode = "0" + expected_mode
@@ -48,10 +57,7 @@ def file_differs(
             f"file_differs: mode must be an octal string (got {mode!r})"
         ) from err
     return not (
-        state.get("checksum") == checksum
-        and state.get("owner") == owner
-        and state.get("group") == group
-        and same_mode
+        same_content and state.get("owner") == owner and state.get("group") == group and same_mode
     )
 
 

@@ -13,8 +13,11 @@ description:
   - Also reports, for I(probe), whether each path exists and where each link points, so the task that lays out the
     tree also answers what the next tasks need to know about it.
   - Also reports, for I(files), each file's SHA-1 checksum, owner, group and mode, so that a role can skip the
-    template or copy tasks whose file is already as they would write it (the P(ahsp.stack.file_differs#filter)
-    filter compares), and, for I(list), the entries of directories, as M(ansible.builtin.find) would list them.
+    template or copy tasks whose file is already as they would write it (the C(ahsp.stack.file_differs) filter
+    compares), and, for I(list), the entries of directories, as M(ansible.builtin.find) would list them.
+  - A file that holds secrets goes in I(secret_files) with the checksum it should have; the module compares on the
+    host and reports only whether the content matches, so no digest of a secret reaches the output (the expected
+    checksums are a C(no_log) option).
   - A path that exists and is not a directory is an error; nothing is replaced.
 options:
   directories:
@@ -37,6 +40,14 @@ options:
     type: list
     elements: path
     default: []
+  secret_files:
+    description: Files that hold secrets, reported in C(files) with C(content_matches) instead of a checksum.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      path: {description: Absolute path., type: path, required: true}
+      checksum: {description: SHA-1 the content should have (never shown)., type: str, required: true, no_log: true}
   list:
     description: Directories whose entries to report (C(listings)), read after the I(directories) are laid out.
     type: list
@@ -64,6 +75,7 @@ files:
     - For each I(files) path, C(checksum) (SHA-1 of the content, as M(ansible.builtin.stat) reports it), C(owner),
       C(group) and C(mode) (octal string, for example C("0640")) of a regular file; an empty dict when the path is
       missing or not a regular file (a link is not followed).
+    - For each I(secret_files) path, the same with C(content_matches) (a bool) in place of C(checksum).
   returned: always
   type: dict
 listings:
@@ -152,6 +164,15 @@ def main() -> None:
             },
             "probe": {"type": "list", "elements": "path", "default": []},
             "files": {"type": "list", "elements": "path", "default": []},
+            "secret_files": {
+                "type": "list",
+                "elements": "dict",
+                "default": [],
+                "options": {
+                    "path": {"type": "path", "required": True},
+                    "checksum": {"type": "str", "required": True, "no_log": True},
+                },
+            },
             "list": {"type": "list", "elements": "path", "default": []},
         },
         supports_check_mode=True,
@@ -201,6 +222,11 @@ def main() -> None:
         if os.path.islink(path):
             links[path] = os.path.realpath(path)
     files = {path: _file_state(path) for path in module.params["files"]}
+    for item in module.params["secret_files"]:
+        state = _file_state(item["path"])
+        if state:
+            state["content_matches"] = state.pop("checksum") == item["checksum"].lower()
+        files[item["path"]] = state
     listings = {path: _listing(path) for path in module.params["list"]}
     # Ansible shows `diff` only under --diff.
     module.exit_json(
