@@ -91,6 +91,27 @@ def test_drift_on_every_tier_is_repaired_then_clean(hosts, client, secrets):
     assert _go_live_hosts(again.output) == set(), again.tail()
 
 
+def test_a_tag_runs_its_steps_alone_after_the_full_preflight(hosts):
+    redis, db, app1 = hosts[REDIS], hosts[DB], hosts[APP1]
+    tags = ("--tags", "redis_config,postgresql_config,app_configure")
+    # The preflight runs in full whatever the tags select.
+    refused = run_playbook(
+        "converge.yml", *tags, "--extra-vars", json.dumps({"app_secret_key": "too-short"})
+    )
+    assert refused.rc != 0 and "app_secret_key" in refused.output, refused.tail()
+    redis.check_output("chmod 0644 /etc/redis/redis.conf")
+    db.check_output(f"chmod 0644 {PG_HBA}")
+    app1.check_output("chmod 0644 /etc/ahsp/app.env")
+
+    run = run_playbook("converge.yml", *tags)
+    assert run.rc == 0, run.tail()
+    for name in (REDIS, DB, APP1):
+        assert run.recap()[name]["changed"] > 0, (name, run.tail())
+    assert redis.file("/etc/redis/redis.conf").mode == 0o640
+    assert db.check_output(f"stat -c %a {PG_HBA}").strip() == "640"
+    assert app1.file("/etc/ahsp/app.env").mode == 0o640
+
+
 def test_only_hosts_with_something_to_change_go_through_the_rollout(hosts, client):
     app2 = hosts[APP2]
     app2.check_output("systemctl stop ahsp-gunicorn.service")
