@@ -7,13 +7,16 @@ over the network to the Redis host, and the venv's redis-py), and prints one
 line `INPROCESS_JSON {...}`. Only Django, the app and the standard library
 are used; nothing here needs the bench's code.
 
-What it measures, in rounds (blocks of each kind one after the other, so a
-slow drift of a busy 2-core host hits all alike):
+What it measures, in rounds; within a round every step runs one call of
+each kind, in an order that rotates from step to step, so the drift of a
+busy 2-core host and the state one call leaves for the next hit all kinds
+alike (blocks of one kind after another let the bare and the limited
+medians of a round differ by more than the limiter costs):
 
 - `GET /api/test/` through Django's WSGI handler (every middleware, the view,
   the response) with the limiter on and with it off (``RATELIMIT_ENABLED``
-  switched in-process; same view, same middleware otherwise). The limiter's
-  added cost per request is the difference of the two medians.
+  switched in-process between calls; same view, same middleware otherwise).
+  The limiter's added cost per request is the difference of the two medians.
 - one redis-py ``GET`` round trip on the app's own client and pool (what
   the decision's one ``EVALSHA`` round trip is held against), and the
   decision alone (the app's ``sliding_log.hit``).
@@ -106,42 +109,44 @@ def measure(params: dict) -> dict:
             out.append((time.perf_counter_ns() - started) / 1000)
         return out
 
-    def limiter(enabled: bool):
-        return override_settings(RATELIMIT_ENABLED=enabled)
+    def limiter(enabled: bool) -> None:
+        settings.RATELIMIT_ENABLED = enabled
 
-    # Warm-up: imports, URL resolver, connection pool, the script loaded.
-    with limiter(True):
-        timed(request, 200)
-    with limiter(False):
-        timed(request, 200)
-    timed(get, 200)
-    timed(decide, 200)
+    def unchanged() -> None:
+        return None
 
-    per_round = []
-    samples: dict[str, list[float]] = {"bare": [], "limited": [], "get": [], "decision": []}
-    for _ in range(rounds):
-        with limiter(False):
-            bare = timed(request, block)
-        with limiter(True):
-            limited = timed(request, block)
-        gets = timed(get, block)
-        decisions = timed(decide, block)
-        for name, values in (
-            ("bare", bare),
-            ("limited", limited),
-            ("get", gets),
-            ("decision", decisions),
-        ):
-            samples[name] += values
-        med = {
-            "bare": statistics.median(bare),
-            "limited": statistics.median(limited),
-            "get": statistics.median(gets),
-            "decision": statistics.median(decisions),
-        }
-        med["added"] = med["limited"] - med["bare"]
-        med["added_vs_get"] = med["added"] / med["get"]
-        per_round.append({k: round(v, 3 if k == "added_vs_get" else 1) for k, v in med.items()})
+    # name -> (switch, call): the switch runs outside the timed call.
+    kinds = {
+        "bare": (lambda: limiter(False), request),
+        "limited": (lambda: limiter(True), request),
+        "get": (unchanged, get),
+        "decision": (unchanged, decide),
+    }
+
+    with override_settings(RATELIMIT_ENABLED=True):
+        # Warm-up: imports, URL resolver, connection pool, the script loaded.
+        for switch, call in kinds.values():
+            switch()
+            timed(call, 200)
+
+        per_round = []
+        samples: dict[str, list[float]] = {name: [] for name in kinds}
+        names = list(kinds)
+        for _ in range(rounds):
+            values: dict[str, list[float]] = {name: [] for name in kinds}
+            # One call of each kind per step, in an order that rotates.
+            for step in range(block):
+                shift = step % len(names)
+                for name in names[shift:] + names[:shift]:
+                    switch, call = kinds[name]
+                    switch()
+                    values[name] += timed(call, 1)
+            for name in kinds:
+                samples[name] += values[name]
+            med = {name: statistics.median(values[name]) for name in kinds}
+            med["added"] = med["limited"] - med["bare"]
+            med["added_vs_get"] = med["added"] / med["get"]
+            per_round.append({k: round(v, 3 if k == "added_vs_get" else 1) for k, v in med.items()})
 
     def pct(values: list[float], p: float) -> float:
         ordered = sorted(values)
@@ -156,7 +161,7 @@ def measure(params: dict) -> dict:
     profiles = {}
     for label, enabled in (("limited", True), ("bare", False)):
         profiler = cProfile.Profile()
-        with limiter(enabled):
+        with override_settings(RATELIMIT_ENABLED=enabled):
             profiler.enable()
             for _ in range(profile_requests):
                 request()
