@@ -18,6 +18,8 @@ description:
   - A file that holds secrets goes in I(secret_files) with the checksum it should have; the module compares on the
     host and reports only whether the content matches, so no digest of a secret reaches the output (the expected
     checksums are a C(no_log) option).
+  - Also reports, for I(trees), whether a directory holds a tar archive's members as M(ansible.builtin.unarchive)
+    with C(owner) and C(group) leaves them, so that a role can skip unpacking a release that is already in place.
   - A path that exists and is not a directory is an error; nothing is replaced.
 options:
   directories:
@@ -53,6 +55,20 @@ options:
     type: list
     elements: path
     default: []
+  trees:
+    description:
+      - Unpacked archives to compare with their archive (C(trees)); nothing is changed there.
+      - A tree matches when every member of the archive is in I(dest) with its type, permission bits and, for a
+        regular file, its size, modification time and content, and everything is owned by I(owner) and I(group).
+        Entries that are not in the archive are ignored, as M(ansible.builtin.unarchive) ignores them.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      archive: {description: Path of the archive on the host (C(.tar.gz))., type: path, required: true}
+      dest: {description: Directory the archive is unpacked into., type: path, required: true}
+      owner: {description: Owner of every member., type: str, default: root}
+      group: {description: Group of every member., type: str, default: root}
 author: AHSP infrastructure team
 """
 
@@ -78,6 +94,10 @@ files:
     - For each I(secret_files) path, the same with C(content_matches) (a bool) in place of C(checksum).
   returned: always
   type: dict
+trees:
+  description: For each I(trees) item, keyed by I(dest), whether the tree matches its archive (false when either is missing).
+  returned: always
+  type: dict
 listings:
   description: For each I(list) directory, its entries (C(path), C(isdir), C(mtime)); an empty list when it is missing.
   returned: always
@@ -89,6 +109,7 @@ import hashlib
 import os
 import pwd
 import stat
+import tarfile
 
 from ansible.module_utils.basic import AnsibleModule
 
@@ -148,6 +169,42 @@ def _listing(path: str) -> list[dict]:
     return sorted(entries, key=lambda e: e["path"])
 
 
+def _same_content(path: str, expected: bytes) -> bool:
+    with open(path, "rb") as handle:
+        return handle.read(len(expected) + 1) == expected
+
+
+def _member_matches(tar: tarfile.TarFile, member: tarfile.TarInfo, dest: str, ids: tuple) -> bool:
+    name = os.path.normpath(member.name)
+    if name.startswith(("/", "..")):
+        return False
+    path = os.path.join(dest, name)
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return False
+    if (st.st_uid, st.st_gid) != ids or stat.S_IMODE(st.st_mode) != member.mode & 0o7777:
+        return False
+    if member.isdir():
+        return stat.S_ISDIR(st.st_mode)
+    if not (member.isreg() and stat.S_ISREG(st.st_mode)):
+        return False
+    if st.st_size != member.size or int(st.st_mtime) != member.mtime:
+        return False
+    content = tar.extractfile(member)
+    return content is not None and _same_content(path, content.read())
+
+
+def _tree_matches(archive: str, dest: str, owner: str, group: str) -> bool:
+    """Whether unpacking ``archive`` into ``dest`` (then setting owner and group) would change nothing."""
+    try:
+        ids = (pwd.getpwnam(owner).pw_uid, grp.getgrnam(group).gr_gid)
+        with tarfile.open(archive, "r:gz") as tar:
+            return all(_member_matches(tar, member, dest, ids) for member in tar)
+    except (KeyError, OSError, EOFError, tarfile.TarError):
+        return False
+
+
 def main() -> None:
     module = AnsibleModule(
         argument_spec={
@@ -174,6 +231,17 @@ def main() -> None:
                 },
             },
             "list": {"type": "list", "elements": "path", "default": []},
+            "trees": {
+                "type": "list",
+                "elements": "dict",
+                "default": [],
+                "options": {
+                    "archive": {"type": "path", "required": True},
+                    "dest": {"type": "path", "required": True},
+                    "owner": {"type": "str", "default": "root"},
+                    "group": {"type": "str", "default": "root"},
+                },
+            },
         },
         supports_check_mode=True,
     )
@@ -228,6 +296,10 @@ def main() -> None:
             state["content_matches"] = state.pop("checksum") == item["checksum"].lower()
         files[item["path"]] = state
     listings = {path: _listing(path) for path in module.params["list"]}
+    trees = {
+        item["dest"]: _tree_matches(item["archive"], item["dest"], item["owner"], item["group"])
+        for item in module.params["trees"]
+    }
     # Ansible shows `diff` only under --diff.
     module.exit_json(
         changed=bool(changed_paths),
@@ -236,6 +308,7 @@ def main() -> None:
         links=links,
         files=files,
         listings=listings,
+        trees=trees,
         diff=diffs,
     )
 
