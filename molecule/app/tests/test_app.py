@@ -181,6 +181,29 @@ def test_env_value_drift_is_repaired(host):
     assert "tampered" not in host.file("/etc/ahsp/secrets.env").content_string
 
 
+def test_release_drift_is_put_back_then_clean(host, release):
+    """An edited, a removed and a re-permissioned file of the release: one run puts all three
+    back (the layout run compares the tree with its archive), the next changes nothing.
+    """
+    settings = f"{release}/config/settings.py"
+    manage_py = host.file(f"{release}/manage.py").content_string
+    urls = host.file(f"{release}/config/urls.py").content_string
+    host.check_output(f"echo '# edited on the host' >> {release}/manage.py")
+    host.check_output(f"rm {release}/config/urls.py")
+    host.check_output(f"chmod 0600 {settings}")
+
+    repair = run_playbook("converge.yml")
+    assert repair.rc == 0, repair.tail()
+    assert repair.changed() >= 1, repair.tail()
+    assert host.file(f"{release}/manage.py").content_string == manage_py
+    assert host.file(f"{release}/config/urls.py").content_string == urls
+    assert host.file(settings).mode == 0o644
+
+    again = run_playbook("converge.yml")
+    assert again.rc == 0, again.tail()
+    assert again.changed() == 0, again.tail()
+
+
 @pytest.mark.parametrize(
     ("overrides", "name"),
     [
