@@ -404,7 +404,7 @@ def _limiter_tables(r: dict) -> list[str]:
             _section(
                 f"Limiter in-process on {i['host']} (WSGI handler, redis-py {i['redis_py']},"
                 f" hiredis {'yes' if i['hiredis'] else 'no'}), {i['rounds']} rounds"
-                f" of {i['block']} each",
+                f" of {i['block']} steps, one call of each kind per step",
                 ["call", "p50 us", "p99 us"],
                 [
                     [
