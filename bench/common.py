@@ -12,7 +12,8 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import redis
@@ -69,6 +70,45 @@ def container_ip(host: str) -> str:
     if not address:
         raise BenchError(f"{host} has no address on the {NETWORK} network")
     return address
+
+
+TW_REUSE = Path("/proc/sys/net/ipv4/tcp_tw_reuse")
+
+
+@contextmanager
+def reuse_time_wait_ports(path: Path = TW_REUSE) -> Iterator[dict[str, str | None]]:
+    """Let the controller's new connections reuse ports in TIME_WAIT while the block runs.
+
+    gunicorn's sync workers close the connection after every response, so each
+    request of a load is a new TCP connection from the controller to one
+    address and port, and each leaves a port in TIME_WAIT for 60 s. Linux
+    (tcp_tw_reuse = 2, its default) reuses such ports for loopback only: after
+    some ten thousand connections, connect() walks past thousands of ports in
+    TIME_WAIT for every new one, and the load generator spends milliseconds of
+    kernel time per request (measured: wrk at 3-4 ms of CPU per request instead
+    of 0.16 ms), so the figures measure the controller's port search rather
+    than the app. With 1, a port in TIME_WAIT is taken again when TCP
+    timestamps make that safe: what load generators and reverse proxies in
+    front of gunicorn are set to. The previous value is put back on the way
+    out, whatever happens. Yields {"before", "during"} for the results; if the
+    setting cannot be written (not root), "during" is the unchanged value.
+    """
+    try:
+        before: str | None = path.read_text().strip()
+    except OSError:
+        before = None
+    during = before
+    if before is not None and before != "1":
+        try:
+            path.write_text("1\n")
+            during = "1"
+        except OSError as exc:
+            log(f"tcp_tw_reuse stays {before} ({exc}): HTTP figures may measure port search")
+    try:
+        yield {"before": before, "during": during}
+    finally:
+        if during != before and before is not None:
+            path.write_text(f"{before}\n")
 
 
 _cgroup_files: dict[str, Path | None] = {}

@@ -46,6 +46,7 @@ from common import (
     log,
     redis_client,
     redis_params,
+    reuse_time_wait_ports,
     wait_until,
 )
 
@@ -316,6 +317,26 @@ def machine() -> dict:
     }
 
 
+def measure(results: dict, args: argparse.Namespace) -> None:
+    """Every phase in order; each adds its figures to `results`."""
+    if not args.skip_provisioning:
+        provisioning(results, args.noop_rounds)
+    apps = [(container_ip(h), h) for h in APP_HOSTS]
+    for address, host_header in apps:
+        wait_until(
+            lambda a=address, h=host_header: healthy(a, h),
+            timeout=60,
+            what=f"{host_header} healthy",
+        )
+    client = redis_client()
+    redis_figures(results, client)
+    inprocess_figures(results)
+    http_figures(results, client, apps)
+    if not args.skip_day2:
+        results["day2"] = daytwo.zero_downtime(client)
+    exactness_figures(results, client, apps)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -342,22 +363,10 @@ def main() -> int:
     started = time.monotonic()
     results: dict = {"machine": machine()}
     try:
-        if not args.skip_provisioning:
-            provisioning(results, args.noop_rounds)
-        apps = [(container_ip(h), h) for h in APP_HOSTS]
-        for address, host_header in apps:
-            wait_until(
-                lambda a=address, h=host_header: healthy(a, h),
-                timeout=60,
-                what=f"{host_header} healthy",
-            )
-        client = redis_client()
-        redis_figures(results, client)
-        inprocess_figures(results)
-        http_figures(results, client, apps)
-        if not args.skip_day2:
-            results["day2"] = daytwo.zero_downtime(client)
-        exactness_figures(results, client, apps)
+        # Every load below opens one connection per request (see common.py).
+        with reuse_time_wait_ports() as ports:
+            results["machine"]["tcp_tw_reuse"] = ports
+            measure(results, args)
     except BenchError as exc:
         log(f"FAILED: {exc}")
         results["error"] = str(exc)

@@ -12,6 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import ClassVar
 
+import common
 import daytwo
 import httpload
 import inprocess
@@ -520,3 +521,22 @@ def test_interleaved_runs_alternate_their_order(monkeypatch: pytest.MonkeyPatch)
     assert len(a.runs) == len(b.runs) == 3
     assert a.cpu_us == {"bench-app1": 100.0, "wrk": 50.0, "server": 100.0}
     assert b.as_dict()["cpu_us"]["wrk"] == 70.0
+
+
+def test_time_wait_reuse_is_set_for_the_block_and_put_back(tmp_path: Path) -> None:
+    setting = tmp_path / "tcp_tw_reuse"
+    setting.write_text("2\n")
+    with pytest.raises(RuntimeError), common.reuse_time_wait_ports(setting) as ports:
+        assert setting.read_text() == "1\n"
+        assert ports == {"before": "2", "during": "1"}
+        raise RuntimeError("a phase failed")
+    assert setting.read_text() == "2\n"
+
+
+def test_time_wait_reuse_already_on_is_left_alone(tmp_path: Path) -> None:
+    setting = tmp_path / "tcp_tw_reuse"
+    setting.write_text("1\n")
+    setting.chmod(0o444)
+    with common.reuse_time_wait_ports(setting) as ports:
+        assert ports == {"before": "1", "during": "1"}
+    assert setting.read_text() == "1\n"
