@@ -405,32 +405,22 @@ def _limiter_tables(r: dict) -> list[str]:
                 f"Limiter in-process on {i['host']} (WSGI handler, redis-py {i['redis_py']},"
                 f" hiredis {'yes' if i['hiredis'] else 'no'}), {i['rounds']} rounds"
                 f" of {i['block']} steps, one call of each kind per step",
-                ["call", "p50 us", "p99 us"],
+                ["call", "p50 us", "p99 us", "p50 CPU us"],
                 [
-                    [
-                        f"GET {i['path']}, limiter off",
-                        f"{s['bare']['p50_us']:.0f}",
-                        f"{s['bare']['p99_us']:.0f}",
-                    ],
-                    [
-                        f"GET {i['path']}, limiter on",
-                        f"{s['limited']['p50_us']:.0f}",
-                        f"{s['limited']['p99_us']:.0f}",
-                    ],
-                    [
-                        "limiter decision alone (sliding_log.hit)",
-                        f"{s['decision']['p50_us']:.0f}",
-                        f"{s['decision']['p99_us']:.0f}",
-                    ],
-                    [
-                        "redis-py GET, the app's client",
-                        f"{s['get']['p50_us']:.0f}",
-                        f"{s['get']['p99_us']:.0f}",
-                    ],
+                    [label, f"{s[kind]['p50_us']:.0f}", f"{s[kind]['p99_us']:.0f}", _us(s[kind])]
+                    for kind, label in (
+                        ("bare", f"GET {i['path']}, limiter off"),
+                        ("limited", f"GET {i['path']}, limiter on"),
+                        ("decision", "limiter decision alone (sliding_log.hit)"),
+                        ("get", "redis-py GET, the app's client"),
+                    )
+                ]
+                + [
                     [
                         "added by the limiter (median of per-round differences)",
                         f"{i['added_us']:.0f}",
                         f"= {i['added_vs_get']:.2f} x GET",
+                        f"{i['added_cpu_us']:.0f}" if "added_cpu_us" in i else "",
                     ],
                 ],
             )
@@ -478,6 +468,7 @@ def _limiter_tables(r: dict) -> list[str]:
                 f"{b['rps']:.0f}/{lim['rps']:.0f}"
                 for b, lim in zip(h["bare"]["runs"], h["rate_limited"]["runs"], strict=False)
             )
+            + _ports(r.get("machine", {}).get("tcp_tw_reuse"))
         )
         q = h["sequential"]
         get_us = r.get("redis", {}).get("redis_py_get", {}).get("p50_us")
@@ -527,6 +518,19 @@ def _limiter_tables(r: dict) -> list[str]:
             )
         )
     return parts
+
+
+def _ports(setting: dict | None) -> str:
+    """The controller's TIME_WAIT reuse during the loads (see common.reuse_time_wait_ports)."""
+    if not setting:
+        return ""
+    changed = f" (was {setting['before']})" if setting["before"] != setting["during"] else ""
+    return f"\ncontroller's net.ipv4.tcp_tw_reuse during the loads: {setting['during']}{changed}"
+
+
+def _us(summary: dict) -> str:
+    """A summary's CPU median, blank for results from before CPU was timed."""
+    return f"{summary['cpu_p50_us']:.0f}" if "cpu_p50_us" in summary else ""
 
 
 def _cpu(cpu: dict) -> str:
