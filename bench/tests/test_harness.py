@@ -30,7 +30,7 @@ SAMPLE_FILE = Path(__file__).parent / "sample-results.json"
 
 @pytest.fixture(scope="module")
 def sample() -> dict:
-    """A real `make bench` result (long lists shortened): the figures the README shows."""
+    """A real `make bench` result (slowest-task lists shortened): the run bench/README.md shows."""
     return json.loads(SAMPLE_FILE.read_text())
 
 
