@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import cProfile
 import json
+import os
 import shutil
 import subprocess
 import threading
@@ -536,7 +537,17 @@ def test_time_wait_reuse_is_set_for_the_block_and_put_back(tmp_path: Path) -> No
 def test_time_wait_reuse_already_on_is_left_alone(tmp_path: Path) -> None:
     setting = tmp_path / "tcp_tw_reuse"
     setting.write_text("1\n")
-    setting.chmod(0o444)
+    os.utime(setting, ns=(1_000_000_000, 1_000_000_000))  # any write would move it
     with common.reuse_time_wait_ports(setting) as ports:
         assert ports == {"before": "1", "during": "1"}
     assert setting.read_text() == "1\n"
+    assert setting.stat().st_mtime_ns == 1_000_000_000
+
+
+def test_time_wait_reuse_that_cannot_be_written_is_reported_and_kept() -> None:
+    # /proc/version reads like a setting but refuses every write, even root's.
+    setting = Path("/proc/version")
+    before = setting.read_text().strip()
+    with common.reuse_time_wait_ports(setting) as ports:
+        assert ports == {"before": before, "during": before}
+    assert setting.read_text().strip() == before
