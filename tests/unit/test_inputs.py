@@ -10,32 +10,93 @@ def problems(value, **rule):
     return check_value("var", value, rule, {})
 
 
-@pytest.mark.parametrize(
-    "path",
-    ["/", "/srv", "/var/lib", "/var/log", "/etc", "/tmp", "/run", "/usr", "/home", "/proc/x"],  # noqa: S108
-)
-def test_system_directories_are_never_owned(path):
-    (message,) = problems(path, format="owned_dir")
-    assert message.startswith("var: must be a directory")
+REDIS = {"names": ["redis"]}
+AHSP = {"names": ["ahsp"]}
 
 
 @pytest.mark.parametrize(
     "path",
-    ["relative", "/a//b", "/a/./b", "/a/../b", "/a/", "/with space", "/q'uote", "/a:b", "/p$"],
-)
+    [
+        "/", "/srv", "/var/lib", "/var/log", "/etc", "/tmp", "/run", "/usr", "/home", "/proc/x",  # noqa: S108
+        "/etc/cron.d", "/usr/local/bin", "/root/redis", "/var/lib/redis-other", "/opt/redis",
+        "/etc/systemd/system", "/var/lib/ahsp", "/srv/redisx",
+    ],
+)  # fmt: skip
+def test_only_the_roles_own_trees_may_be_owned(path):
+    (message,) = problems(path, format="owned_dir", **REDIS)
+    assert message.startswith("var: must be a directory at or below one this role may own"), message
+    assert "/var/lib/redis," in message
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["relative", "/a//b", "/a/./b", "/a/../b", "/a/", "/with space", "/q'uote", "/a:b", "/p$",
+     "~/redis", "~redis/data", "$HOME/redis", "${HOME}/redis", "%h/redis"],
+)  # fmt: skip
 def test_paths_must_be_normalised_and_safe(path):
-    assert problems(path, format="owned_dir")
+    assert problems(path, format="owned_dir", **REDIS)
+    assert problems(path, format="path")
 
 
-@pytest.mark.parametrize("path", ["/srv/ahsp", "/var/lib/redis", "/var/log/ahsp", "/opt/ahsp-2"])
-def test_directories_of_their_own_pass(path):
-    assert problems(path, format="owned_dir") == []
+@pytest.mark.parametrize(
+    ("path", "rule"),
+    [
+        ("/var/lib/redis", REDIS), ("/var/lib/redis/data", REDIS), ("/srv/redis", REDIS),
+        ("/run/redis", REDIS), ("/srv/ahsp", AHSP), ("/srv/ahsp/shared/media", AHSP),
+        ("/var/log/ahsp", AHSP), ("/etc/ahsp", AHSP), ("/var/cache/ahsp", AHSP),
+        ("/var/spool/ahsp", AHSP), ("/opt/ahsp-2/x", {**AHSP, "extra": ["/opt/ahsp-2"]}),
+    ],
+)  # fmt: skip
+def test_directories_of_their_own_pass(path, rule):
+    assert problems(path, format="owned_dir", **rule) == []
+
+
+@pytest.mark.parametrize("tree", ["/opt", "/", "relative", "/opt/../etc", "~/x"])
+def test_extra_trees_are_deep_normalised_paths(tree):
+    assert problems(tree, format="owned_tree")
+    assert problems("/opt/ahsp", format="owned_tree") == []
 
 
 def test_a_file_directly_in_a_system_directory_is_refused():
-    assert problems("/var/log/redis.log", format="file_in_owned_dir")
-    assert problems("/var/log/redis/redis.log", format="file_in_owned_dir") == []
-    assert problems("", format="file_in_owned_dir", allow_empty=True) == []
+    assert problems("/var/log/redis.log", format="file_in_owned_dir", **REDIS)
+    assert problems("/etc/cron.d/redis", format="file_in_owned_dir", **REDIS)
+    assert problems("/var/log/redis/redis.log", format="file_in_owned_dir", **REDIS) == []
+    assert problems("", format="file_in_owned_dir", allow_empty=True, **REDIS) == []
+
+
+@pytest.mark.parametrize(
+    ("fmt", "value"),
+    [
+        ("cidr", "fe80::1%eth0"), ("cidr", "fe80::1%x   scram-sha-256 trust #"),
+        ("cidr", "10.0.0.0/255.0.0.0"), ("cidr", "10.0.0.0/024"), ("cidr", "FD00::/64"),
+        ("cidr", "fd00:0::/64"), ("cidr", "10.0.0.0/+8"), ("cidr", " 10.0.0.0/8"),
+        ("ip", "fe80::1%eth0"), ("ip", "0:0:0:0:0:0:0:1"), ("ip", "::FFFF:10.0.0.1"),
+        ("listen", "[fe80::1%eth0]:8000"), ("listen", "[0::1]:8000"), ("listen", "127.0.0.1:08000"),
+        ("listen", "[10.0.0.1]:80"), ("hostname", "010.0.0.1"), ("hostname", "fe80::1%eth0"),
+        ("hostname", "10.0.0.1 trust"), ("hostname", "0x7f.1"),
+    ],
+)  # fmt: skip
+def test_addresses_only_in_the_form_every_reader_takes(fmt, value):
+    assert problems(value, format=fmt), value
+
+
+@pytest.mark.parametrize(
+    ("fmt", "value"),
+    [
+        ("cidr", "10.0.0.0/8"), ("cidr", "10.0.0.1"), ("cidr", "fd00::/64"), ("cidr", "::1"),
+        ("ip", "::ffff:a00:1"), ("listen", "[::1]:8000"), ("listen", "10.0.0.1:65535"),
+        ("hostname", "db.example.com"), ("hostname", "10.0.0.5"), ("hostname", "fd00::5"),
+    ],
+)  # fmt: skip
+def test_canonical_addresses_pass(fmt, value):
+    assert problems(value, format=fmt) == []
+
+
+def test_a_netmask_is_named_in_its_prefix_form():
+    (message,) = problems("10.0.0.0/255.0.0.0", format="cidr")
+    assert "10.0.0.0/255.0.0.0" in message
+    (message,) = problems("FD00::/64", format="cidr")
+    assert "write it as fd00::/64" in message
 
 
 @pytest.mark.parametrize("value", ["a\nb", "a\rb", "a\0b"])

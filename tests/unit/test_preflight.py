@@ -72,6 +72,20 @@ def test_good_inventory_passes(inventory):
         ({"static_files_owner": "Bad Owner"}, "static_files_owner"),
         ({"gunicorn_systemd_bind": "192.0.2.99:8000"}, "gunicorn_systemd_bind"),
         ({"app_db_password": "another-password-0123"}, "app_db_password"),
+        # A list given as a string: the template would loop over its characters.
+        ({"postgresql_allowed_clients": "10.0.0.0/24"}, "postgresql_allowed_clients"),
+        ({"gunicorn_systemd_writable_paths": "/"}, "gunicorn_systemd_writable_paths"),
+        # Forms a file reads differently from the check: a zone index, a netmask.
+        (
+            {"postgresql_allowed_clients": ["fe80::1%x  scram-sha-256 trust"]},
+            "postgresql_allowed_clients",
+        ),
+        ({"app_trusted_proxies": ["10.0.0.0/255.0.0.0"]}, "app_trusted_proxies"),
+        ({"redis_port": "06379"}, "redis_port"),
+        # Directories outside the roles' own trees, and paths the host expands.
+        ({"redis_dir": "/etc/cron.d"}, "redis_dir"),
+        ({"gunicorn_systemd_log_dir": "~/logs"}, "gunicorn_systemd_log_dir"),
+        ({"ahsp_owned_dirs_extra": ["/opt"]}, "ahsp_owned_dirs_extra"),
     ],
     ids=lambda v: json.dumps(v) if isinstance(v, dict) else v,
 )

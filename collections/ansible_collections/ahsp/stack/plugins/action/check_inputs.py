@@ -32,6 +32,7 @@ DOCUMENTATION = """
             default: main
 """
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,85 @@ from ansible.errors import AnsibleError
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.plugins.action import ActionBase
 from ansible_collections.ahsp.stack.plugins.module_utils.inputs import check_value
+
+
+def _renders_as(raw: Any, option: dict[str, Any], converted: Any) -> bool:
+    """Whether a template given ``raw`` writes what the check saw as ``converted``.
+
+    The argument spec validator converts values (a string to a one-item list,
+    "4" to 4), but the templates render the variable as given. Only
+    conversions that render identically are accepted: a number given as its
+    own decimal text (``-e port=6380``), scalars as text, the boolean words
+    every template reads through ``| bool``; a list must be a list and a
+    mapping a mapping.
+    """
+    kind = str(option.get("type", "raw"))
+    if kind == "list":
+        if not isinstance(raw, list | tuple) or not isinstance(converted, list):
+            return False
+        item = {"type": option.get("elements", "raw")}
+        return len(raw) == len(converted) and all(
+            map(_renders_as, raw, [item] * len(raw), converted)
+        )
+    if kind == "dict":
+        return isinstance(raw, Mapping)
+    if raw == converted and type(raw) is type(converted):
+        return True
+    if kind == "int":
+        return isinstance(raw, str) and str(converted) == raw
+    if kind == "float":
+        return isinstance(raw, str | int) and not isinstance(raw, bool)
+    if kind == "bool":
+        return isinstance(raw, str | int)
+    return (
+        kind in ("str", "raw", "path")
+        and isinstance(raw, str | int | float)
+        and not isinstance(raw, bool)
+    )
+
+
+_KINDS = {
+    "int": "an integer",
+    "float": "a number",
+    "bool": "a boolean",
+    "str": "a string",
+    "list": "a list",
+    "dict": "a mapping",
+    "path": "a path",
+}
+
+
+def _kind_of(value: Any) -> str:
+    """What a given value is, in the words of the messages."""
+    for kind, types in (
+        ("a boolean", bool),
+        ("a string", str),
+        ("a mapping", Mapping),
+        ("a list", list | tuple),
+        ("a number", int | float),
+    ):
+        if isinstance(value, types):
+            return kind
+    return type(value).__name__
+
+
+def _coercions(
+    spec: dict[str, Any], raw: dict[str, Any], converted: dict[str, Any]
+) -> list[tuple[str, str]]:
+    """Variables whose given value the templates would render differently from the checked one."""
+    found = []
+    for name, option in spec.items():
+        if name not in raw or name not in converted:
+            continue
+        if not _renders_as(raw[name], option, converted[name]):
+            kind = _KINDS.get(str(option.get("type", "raw")), str(option.get("type")))
+            if option.get("type") == "list" and option.get("elements"):
+                kind = f"a list (of {option['elements']} values)"
+            given = _kind_of(raw[name])
+            found.append(
+                (name, f"{name}: must be given as {kind}, not as {given} (got {raw[name]!r})")
+            )
+    return found
 
 
 class ActionModule(ActionBase):
@@ -88,7 +168,15 @@ class ActionModule(ActionBase):
             for error in checked.errors:
                 problems.append(str(error))
                 mistyped.update(name for name in spec if f"'{name}'" in str(error))
-            values.update(checked.validated_parameters)
+            for name, problem in _coercions(spec, values, checked.validated_parameters):
+                problems.append(problem)
+                mistyped.add(name)
+            # What is left renders as the checked value: check it in its type.
+            values.update(
+                (name, value)
+                for name, value in checked.validated_parameters.items()
+                if name not in mistyped
+            )
 
         for name, rule in rules.items():
             if name in mistyped:

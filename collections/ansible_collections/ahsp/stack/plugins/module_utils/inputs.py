@@ -13,23 +13,13 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-# Directories that belong to the base system or to the filesystem hierarchy:
-# a role that chowns or chmods one of them breaks the host for everyone else.
-SYSTEM_DIRS = frozenset(
-    {
-        "/", "/bin", "/boot", "/dev", "/etc", "/home", "/lib", "/lib32", "/lib64", "/libx32",
-        "/lost+found", "/media", "/mnt", "/opt", "/proc", "/root", "/run", "/run/lock", "/sbin",
-        "/srv", "/sys", "/tmp", "/usr", "/usr/bin", "/usr/include", "/usr/lib", "/usr/lib64",  # noqa: S108
-        "/usr/libexec", "/usr/local", "/usr/local/bin", "/usr/local/etc", "/usr/local/lib",
-        "/usr/local/sbin", "/usr/local/share", "/usr/sbin", "/usr/share", "/usr/src", "/var",
-        "/var/backups", "/var/cache", "/var/lib", "/var/local", "/var/lock", "/var/log",
-        "/var/mail", "/var/opt", "/var/run", "/var/spool", "/var/tmp", "/etc/default",  # noqa: S108
-        "/etc/systemd", "/etc/systemd/system", "/etc/ssl", "/etc/logrotate.d", "/etc/sysctl.d",
-        "/etc/tmpfiles.d", "/lib/systemd", "/usr/lib/systemd",
-    }
-)  # fmt: skip
-# Virtual or boot file systems: nothing of ours lives below them.
-SYSTEM_TREES = ("/proc/", "/sys/", "/dev/", "/boot/")
+# Where a role may create and own directories: below one of these roots,
+# followed by one of the role's own names (``names`` in the rule), for example
+# /var/lib/redis or /srv/ahsp. Anything else is refused, so a service user
+# never owns a directory that root reads or executes from (/etc/cron.d,
+# /usr/local/bin, a home directory). An operator extends the list knowingly
+# with ``extra`` (the roles pass ``ahsp_owned_dirs_extra``).
+OWNED_DIR_ROOTS = ("/srv", "/var/lib", "/var/log", "/var/cache", "/var/spool", "/etc", "/run")
 
 # A path component: no whitespace, quotes, `$`, `%`, `\`, `:` or `;`, so the
 # path is safe in a systemd unit, a shell word, a colon-separated list and a
@@ -105,7 +95,7 @@ def normalised_path_problem(value: str) -> str | None:
     if not value.startswith("/"):
         return "an absolute path"
     if value == "/":
-        return None  # normalised, and refused as the system's root by system_dir_problem
+        return None  # normalised; no role may own it (owned_dir_problem)
     if not _PATH.match(value) or value.endswith("/"):
         return "a normalised absolute path of letters, digits and . _ + @ - (no spaces, quotes, $, %, :, ; or trailing /)"
     if any(part in (".", "..") for part in value.split("/")):
@@ -113,12 +103,33 @@ def normalised_path_problem(value: str) -> str | None:
     return None
 
 
-def system_dir_problem(value: str) -> str | None:
-    if value in SYSTEM_DIRS or value == "/":
-        return "a directory of its own, not one that belongs to the base system"
-    if value.startswith(SYSTEM_TREES):
-        return "a directory outside /proc, /sys, /dev and /boot"
-    return None
+def owned_dir_roots(rule: Mapping[str, Any]) -> list[str]:
+    """The directories (and their trees) a rule lets its role own."""
+    names = [str(name) for name in rule.get("names") or []]
+    roots = [f"{root}/{name}" for root in OWNED_DIR_ROOTS for name in names]
+    return roots + [str(extra) for extra in rule.get("extra") or []]
+
+
+def owned_dir_problem(value: str, rule: Mapping[str, Any]) -> str | None:
+    """None when ``value`` is one of the rule's roots or below one of them."""
+    roots = owned_dir_roots(rule)
+    if any(value == root or value.startswith(root + "/") for root in roots):
+        return None
+    allowed = ", ".join(roots) if roots else "none configured"
+    return (
+        f"a directory at or below one this role may own ({allowed}; "
+        "list further trees in ahsp_owned_dirs_extra)"
+    )
+
+
+def _owned_tree(value: Any, rule: Mapping[str, Any]) -> str | None:
+    """A tree an operator lets the roles own: normalised, at least two levels deep."""
+    if not isinstance(value, str):
+        return "a path"
+    problem = normalised_path_problem(value)
+    if problem is None and value.count("/") < 2:
+        return "a directory at least two levels deep (such as /opt/ahsp), not a top-level one"
+    return problem
 
 
 def _text(value: Any, rule: Mapping[str, Any]) -> str | None:
@@ -147,7 +158,7 @@ def _secret(value: Any, rule: Mapping[str, Any]) -> str | None:
 def _owned_dir(value: Any, rule: Mapping[str, Any]) -> str | None:
     if not isinstance(value, str):
         return "a path"
-    return normalised_path_problem(value) or system_dir_problem(value)
+    return normalised_path_problem(value) or owned_dir_problem(value, rule)
 
 
 def _path(value: Any, rule: Mapping[str, Any]) -> str | None:
@@ -163,10 +174,8 @@ def _file_in_owned_dir(value: Any, rule: Mapping[str, Any]) -> str | None:
     if problem:
         return problem
     parent = value.rsplit("/", 1)[0] or "/"
-    if system_dir_problem(parent):
-        return (
-            f"a file in a directory of its own (its directory {parent} belongs to the base system)"
-        )
+    if owned_dir_problem(parent, rule):
+        return f"a file in a directory this role may own (its directory {parent} is not one: {owned_dir_problem(parent, rule)})"
     return None
 
 
@@ -176,52 +185,82 @@ def _filename(value: Any, rule: Mapping[str, Any]) -> str | None:
     return None
 
 
+def canonical_address(text: str) -> str | None:
+    """The address in the one form every reader takes alike, or None when it is not one.
+
+    Python's ``ipaddress`` also accepts forms that pg_hba.conf, nginx, Redis and
+    gunicorn read differently or not at all: an IPv6 zone index
+    (``fe80::1%eth0``, whose zone may even hold spaces) and non-canonical
+    spellings. Only the canonical spelling is accepted, so the value checked is
+    the value every file renders.
+    """
+    if "%" in text:
+        return None
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        return None
+
+
 def _ip(value: Any, rule: Mapping[str, Any]) -> str | None:
     if not isinstance(value, str):
         return "an IP address"
     text = value[1:] if rule.get("optional_prefix") and value.startswith("-") else value
     if rule.get("wildcard") and text == "*":
         return None
-    try:
-        ipaddress.ip_address(text)
-    except ValueError:
-        extra = ' (a leading "-" marks an optional one)' if rule.get("optional_prefix") else ""
-        return "an IPv4 or IPv6 address" + extra
-    return None
+    canonical = canonical_address(text)
+    if canonical == text:
+        return None
+    extra = ' (a leading "-" marks an optional one)' if rule.get("optional_prefix") else ""
+    if canonical is not None:
+        return f"an IP address written in canonical form ({canonical}){extra}"
+    return "an IPv4 or IPv6 address in canonical form, without a zone index" + extra
 
 
 def _cidr(value: Any, rule: Mapping[str, Any]) -> str | None:
+    """ADDRESS or ADDRESS/PREFIXLEN, canonical, without host bits or a netmask."""
+    what = (
+        "an IP address or CIDR network ADDRESS/PREFIXLEN in canonical form, without host bits, "
+        "a netmask or a zone index (for example 10.0.0.0/24 or fd00::/64)"
+    )
+    if not isinstance(value, str) or "%" in value:
+        return what
+    length = value.partition("/")[2]
+    if length and not re.fullmatch(r"0|[1-9][0-9]{0,2}", length):
+        return what
     try:
-        ipaddress.ip_network(str(value))
+        network = ipaddress.ip_network(value)
     except ValueError:
-        return "an IP address or CIDR network without host bits (for example 10.0.0.0/24, not 10.0.0.1/24)"
+        return what
+    if value not in (str(network), str(network.network_address) if not length else None):
+        return f"{what}; write it as {network}"
     return None
 
 
 def _listen(value: Any, rule: Mapping[str, Any]) -> str | None:
     """IP:PORT or [IPv6]:PORT, what a systemd socket's ListenStream= takes."""
     match = re.match(
-        r"^(\[(?P<v6>[0-9A-Fa-f:.]+)\]|(?P<v4>[0-9.]+)):(?P<port>[0-9]{1,5})$", str(value)
+        r"^(\[(?P<v6>[0-9a-f:.]+)\]|(?P<v4>[0-9.]+)):(?P<port>[1-9][0-9]{0,4})$", str(value)
     )
-    what = "IP:PORT or [IPv6]:PORT with a port from 1 to 65535"
+    what = "IP:PORT or [IPv6]:PORT with a canonical address and a port from 1 to 65535"
     if not match or not 1 <= int(match["port"]) <= 65535:
         return what
-    try:
-        ipaddress.ip_address(match["v6"] or match["v4"])
-    except ValueError:
+    address = match["v6"] or match["v4"]
+    if canonical_address(address) != address or (match["v6"] and ":" not in address):
         return what
     return None
 
 
 def _hostname(value: Any, rule: Mapping[str, Any]) -> str | None:
     text = str(value)
-    if _HOSTNAME.match(text):
+    # A last label of digits or 0x-hex is an address to getaddrinfo (inet_aton
+    # reads "0x7f.1" and "010.0.0.1" as 127.0.0.1 and 8.0.0.1), never a name.
+    numeric_tail = re.fullmatch(r"(0x[0-9a-f]*|[0-9]+)", text.rsplit(".", 1)[-1], re.IGNORECASE)
+    if _HOSTNAME.match(text) and not numeric_tail:
         return None
-    try:
-        ipaddress.ip_address(text)
-    except ValueError:
-        return "a host name or IP address"
-    return None
+    if canonical_address(text) == text:
+        return None
+    return "a host name, or an IP address in canonical form"
 
 
 def _pattern(name: str) -> Callable[[Any, Mapping[str, Any]], str | None]:
@@ -246,6 +285,7 @@ FORMATS: dict[str, Callable[[Any, Mapping[str, Any]], str | None]] = {
     "text": _text,
     "secret": _secret,
     "owned_dir": _owned_dir,
+    "owned_tree": _owned_tree,
     "path": _path,
     "file_in_owned_dir": _file_in_owned_dir,
     "filename": _filename,
