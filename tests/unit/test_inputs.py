@@ -147,3 +147,19 @@ def test_mapping_keys_are_folded_against_managed_names():
 def test_formats(fmt, good, bad):
     assert problems(good, format=fmt) == []
     assert problems(bad, format=fmt)
+
+
+def test_mapping_keys_only_from_the_allow_list():
+    rule = {
+        "keys": {
+            "format": "redis_key",
+            "allowed": ["maxclients", "active-defrag-*"],
+            "allowed_by": "L",
+        },
+        "values": {"format": "text"},
+    }
+    assert problems({"maxclients": "10", "active-defrag-cycle-min": "1"}, **rule) == []
+    (message,) = problems({"enable-debug-command": "yes"}, **rule)
+    assert message.startswith("var['enable-debug-command']: enable-debug-command is not a setting")
+    assert "listed in L" in message
+    assert problems({"x": "1"}, keys={"format": "redis_key"}) == []

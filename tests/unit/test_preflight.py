@@ -86,6 +86,12 @@ def test_good_inventory_passes(inventory):
         ({"redis_dir": "/etc/cron.d"}, "redis_dir"),
         ({"gunicorn_systemd_log_dir": "~/logs"}, "gunicorn_systemd_log_dir"),
         ({"ahsp_owned_dirs_extra": ["/opt"]}, "ahsp_owned_dirs_extra"),
+        # Extra settings outside the vetted lists: admin commands, loading code.
+        ({"redis_extra_config": {"enable-debug-command": "yes"}}, "enable-debug-command"),
+        (
+            {"postgresql_extra_config": {"shared_preload_libraries": "x"}},
+            "shared_preload_libraries",
+        ),
     ],
     ids=lambda v: json.dumps(v) if isinstance(v, dict) else v,
 )

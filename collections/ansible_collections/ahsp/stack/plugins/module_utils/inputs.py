@@ -8,6 +8,7 @@ is secret, what was given.
 
 from __future__ import annotations
 
+import fnmatch
 import ipaddress
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -298,6 +299,26 @@ FORMATS: dict[str, Callable[[Any, Mapping[str, Any]], str | None]] = {
 }
 
 
+def _without(rule: Mapping[str, Any], *names: str) -> dict[str, Any]:
+    return {k: v for k, v in rule.items() if k not in names}
+
+
+def _allowed_key_problems(label: str, key: str, key_rule: Mapping[str, Any]) -> list[str]:
+    """A mapping key must match one of the rule's ``allowed`` patterns (fnmatch), when it has any.
+
+    ``allowed_by`` names the variables the list comes from, for the message:
+    the role's vetted list and the one an operator extends knowingly.
+    """
+    allowed = key_rule.get("allowed")
+    if allowed is None or any(fnmatch.fnmatchcase(key, str(p)) for p in allowed):
+        return []
+    return [
+        f"{label}: {key} is not a setting this map may set (the vetted ones are listed in "
+        f"{key_rule.get('allowed_by', 'the role')}; settings that load code, run commands, enable "
+        "admin commands or log statements are left out on purpose)"
+    ]
+
+
 def check_value(
     name: str, value: Any, rule: Mapping[str, Any], values: Mapping[str, Any]
 ) -> list[str]:
@@ -357,12 +378,8 @@ def check_value(
                 )
             elif key_rule:
                 problems.extend(
-                    check_value(
-                        label,
-                        key_text,
-                        {k: v for k, v in key_rule.items() if k != "not_in"},
-                        values,
-                    )
+                    check_value(label, key_text, _without(key_rule, "not_in", "allowed"), values)
+                    or _allowed_key_problems(label, key_text, key_rule)
                 )
             if "values" in rule:
                 problems.extend(check_value(label, item, rule["values"], values))
