@@ -41,11 +41,15 @@ def _default(table: dict) -> str:
 
 def render(contract: Path) -> str:
     tables = tomllib.loads(contract.read_text(encoding="utf-8"))
-    rows = ["| name | type | default | secret | meaning |", "| --- | --- | --- | --- | --- |"]
+    rows = [
+        "| name | type | default | secret | operator | meaning |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
     for name, table in tables.items():
         rows.append(
             f"| `{name}` | {table['type']} | {_default(table)} | "
-            f"{'yes' if table['secret'] else 'no'} | {_cell(table['doc'])} |"
+            f"{'yes' if table['secret'] else 'no'} | {'yes' if table.get('operator') else 'no'} | "
+            f"{_cell(table['doc'])} |"
         )
     return "\n".join(rows)
 

@@ -14,8 +14,10 @@ the settings, so edited values take effect on a graceful reload. Files are read
 with python-dotenv without interpolation, so ``$`` and ``\\`` in values are
 literal apart from the escapes of the double-quoted format (see app/README.md).
 
-Django-free on purpose apart from the exception type: scripts/env_docs.py and
-the tests load the contract without configuring Django.
+Django-free on purpose apart from the exception type, and python-dotenv is
+imported only to read files: scripts/env_docs.py, the tests and the deploy
+controller (the app role checks every value it renders with ``convert``
+below, from the release being deployed) load the contract without Django.
 """
 
 from __future__ import annotations
@@ -31,8 +33,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from django.core.exceptions import ImproperlyConfigured
-from dotenv import dotenv_values
+try:
+    from django.core.exceptions import ImproperlyConfigured
+except ImportError:  # the deploy controller checks values with this module, without Django
+
+    class ImproperlyConfigured(Exception):  # type: ignore[no-redef]
+        """Stands in for Django's exception where Django is not installed."""
+
 
 CONTRACT_PATH = Path(__file__).with_name("environment.toml")
 ENV_FILES_VARIABLE = "AHSP_ENV_FILES"
@@ -61,6 +68,10 @@ class Variable:
     required: bool
     doc: str
     default: Any = _NO_DEFAULT
+    # May an operator set it through the app role's app_extra_env? Only
+    # tuning values are; names that move files or change the session or
+    # settings machinery are not.
+    operator: bool = False
 
     @property
     def has_default(self) -> bool:
@@ -97,7 +108,7 @@ def load_contract(path: Path = CONTRACT_PATH) -> dict[str, Variable]:
         where = f"{path.name}: [{name}]"
         if not _NAME.fullmatch(name) or not isinstance(table, dict):
             raise ImproperlyConfigured(f"{where}: not an upper-case variable table")
-        unknown = set(table) - {"type", "secret", "required", "default", "doc"}
+        unknown = set(table) - {"type", "secret", "required", "default", "doc", "operator"}
         missing = {"type", "secret", "required", "doc"} - set(table)
         if unknown or missing:
             raise ImproperlyConfigured(
@@ -106,8 +117,9 @@ def load_contract(path: Path = CONTRACT_PATH) -> dict[str, Variable]:
         kind, doc = table["type"], table["doc"]
         if kind not in TYPES:
             raise ImproperlyConfigured(f"{where}: type must be one of {', '.join(TYPES)}")
-        if not isinstance(table["secret"], bool) or not isinstance(table["required"], bool):
-            raise ImproperlyConfigured(f"{where}: secret and required must be booleans")
+        flags = (table["secret"], table["required"], table.get("operator", False))
+        if not all(isinstance(flag, bool) for flag in flags):
+            raise ImproperlyConfigured(f"{where}: secret, required and operator must be booleans")
         if not isinstance(doc, str) or not doc.strip() or "\n" in doc:
             raise ImproperlyConfigured(f"{where}: doc must be one non-empty line")
         if "default" in table:
@@ -121,6 +133,7 @@ def load_contract(path: Path = CONTRACT_PATH) -> dict[str, Variable]:
             required=table["required"],
             doc=doc,
             default=table.get("default", _NO_DEFAULT),
+            operator=table.get("operator", False),
         )
     return contract
 
@@ -187,6 +200,8 @@ def _collect_parse_errors() -> Iterator[_ParseErrors]:
 
 def read_env_file(path: Path) -> dict[str, str]:
     """One file's ``NAME=value`` pairs; missing, unreadable or malformed is an error."""
+    from dotenv import dotenv_values
+
     try:
         with path.open(encoding="utf-8") as stream, _collect_parse_errors() as errors:
             values = dotenv_values(stream=stream, interpolate=False)

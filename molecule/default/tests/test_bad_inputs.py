@@ -76,6 +76,25 @@ CASES = [
     ({"app_db_password": "a-different-password-0123"}, "app_db_password"),
     ({"app_db_port": 5432}, "app_db_port"),
     ({"app_redis_url": "redis://10.0.0.1:6379/1"}, "app_redis_url"),
+    # Allow-lists: the value checked is the value rendered, by each file's reader.
+    ({"postgresql_allowed_clients": "10.0.0.0/24"}, "postgresql_allowed_clients"),
+    (
+        {"postgresql_allowed_clients": ["fe80::1%x scram-sha-256 trust"]},
+        "postgresql_allowed_clients",
+    ),
+    ({"gunicorn_systemd_writable_paths": "/"}, "gunicorn_systemd_writable_paths"),
+    (
+        {"gunicorn_systemd_forwarded_allow_ips": ["10.0.0.0/255.0.0.0"]},
+        "gunicorn_systemd_forwarded_allow_ips",
+    ),
+    ({"redis_dir": "/etc/cron.d"}, "redis_dir"),
+    ({"app_media_root": "/usr/local/bin"}, "app_media_root"),
+    ({"gunicorn_systemd_log_dir": "~/logs"}, "gunicorn_systemd_log_dir"),
+    ({"redis_extra_config": {"enable-debug-command": "yes"}}, "enable-debug-command"),
+    ({"postgresql_extra_config": {"archive_command": "cp %p /tmp/x"}}, "archive_command"),
+    ({"app_extra_env": {"STATIC_ROOT": "/srv/ahsp/shared/data"}}, "STATIC_ROOT"),
+    ({"app_extra_env": {"LOGIN_FAILURE_LIMIT": " 5"}}, "LOGIN_FAILURE_LIMIT"),
+    ({"redis_port": "06379"}, "redis_port"),
 ]
 
 

@@ -10,14 +10,20 @@ file, a value of the wrong type, a missing required variable.
 
 from __future__ import annotations
 
+import importlib.util
+import json
 import re
+import sys
 import tomllib
 from collections.abc import Mapping
+from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from ansible.errors import AnsibleFilterError
+from ansible_collections.ahsp.stack.plugins.filter.formats import env_value
 
-_BOOL = {"true", "false", "1", "0", "yes", "no", "on", "off"}
+_APP_READERS: dict[tuple[str, float], ModuleType] = {}
 
 
 def from_toml(text: str) -> dict[str, Any]:
@@ -28,32 +34,40 @@ def from_toml(text: str) -> dict[str, Any]:
         raise AnsibleFilterError(f"from_toml: {exc}") from exc
 
 
+def app_env_reader(source_dir: str) -> ModuleType:
+    """The app's own environment reader (``config/env.py``) of the release being deployed.
+
+    Loaded from the source tree on the controller, once per file version: the
+    role checks every value with the function the app converts it with, so a
+    value the role accepts is one the app accepts.
+    """
+    path = Path(source_dir) / "config" / "env.py"
+    try:
+        key = (str(path.resolve()), path.stat().st_mtime)
+    except OSError as exc:
+        raise AnsibleFilterError(f"app_env_reader: {path}: {exc}") from exc
+    if key not in _APP_READERS:
+        spec = importlib.util.spec_from_file_location(f"ahsp_app_env_{len(_APP_READERS)}", path)
+        if spec is None or spec.loader is None:
+            raise AnsibleFilterError(f"app_env_reader: {path} is not a Python module")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = module  # dataclasses look their module up there
+        spec.loader.exec_module(module)
+        _APP_READERS[key] = module
+    return _APP_READERS[key]
+
+
 def _as_text(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, list | tuple):
-        return ",".join(_as_text(v) for v in value)
-    return "" if value is None else str(value)
+    """The text the app reads for a rendered value (what ``env_value`` writes, unquoted)."""
+    return json.loads(env_value(value), strict=False)
 
 
-def _type_problem(kind: str, value: Any) -> str | None:
-    text = _as_text(value).strip()
-    if kind == "bool" and text.lower() not in _BOOL:
-        return "true or false"
-    if kind == "int" and not re.fullmatch(r"[+-]?[0-9]+", text):
-        return "an integer"
-    if kind == "float":
-        try:
-            float(text)
-        except ValueError:
-            return "a number"
-    if kind == "path" and text and not text.startswith("/"):
-        return "an absolute path"
-    return None
+def _operator_names(contract: Mapping[str, Any]) -> str:
+    return ", ".join(name for name, var in contract.items() if var.operator) or "none"
 
 
 def env_contract_problems(
-    contract: Mapping[str, Mapping[str, Any]],
+    source_dir: str,
     plain: Mapping[str, Any],
     secret: Mapping[str, Any],
     origin: Mapping[str, str] | None = None,
@@ -61,43 +75,55 @@ def env_contract_problems(
     """Problems of the rendered env files against the app's declaration; [] when they agree.
 
     ``plain`` and ``secret`` are the name-to-value maps of app.env and
-    secrets.env; ``origin`` names the role variable behind each name, for the
-    messages (extra names are reported as app_extra_env / app_extra_secret_env).
+    secrets.env; ``origin`` names the role variable behind each name the role
+    sets itself. Any other name comes from app_extra_env / app_extra_secret_env
+    and must be one the contract marks ``operator = true``. Every value is
+    converted by the app's own reader of the release in ``source_dir``.
     """
+    reader = app_env_reader(source_dir)
+    contract = reader.load_contract(Path(source_dir) / "config" / "environment.toml")
     origin = dict(origin or {})
     problems: list[str] = []
-
-    def where(name: str, in_secret: bool) -> str:
-        return (
-            origin.get(name)
-            or f"{'app_extra_secret_env' if in_secret else 'app_extra_env'}[{name!r}]"
-        )
-
     for in_secret, values in ((False, plain), (True, secret)):
+        extra_var = "app_extra_secret_env" if in_secret else "app_extra_env"
         for name, value in values.items():
+            where = origin.get(name) or f"{extra_var}[{name!r}]"
             declared = contract.get(name)
-            if declared is None:
-                if name in origin:
-                    problems.append(
-                        f"{origin[name]}: the app does not declare {name} in its environment contract "
-                        "(app/config/environment.toml); the role and the app disagree"
-                    )
-                # Extra names the app does not read are passed through as is (for a library).
-                continue
-            if bool(declared.get("secret")) and not in_secret:
+            if name not in origin and (declared is None or not declared.operator):
                 problems.append(
-                    f"{where(name, in_secret)}: {name} is a secret; give it in app_extra_secret_env "
-                    "(rendered to secrets.env without diff or log)"
+                    f"{where}: {name} is not a name an operator may set (the app's contract marks "
+                    f"these operator = true: {_operator_names(contract)})"
                 )
-            kind = str(declared.get("type", "str"))
-            if (need := _type_problem(kind, value)) is not None:
-                shown = "" if in_secret or declared.get("secret") else f" (got {_as_text(value)!r})"
-                problems.append(f"{where(name, in_secret)}: {name} must be {need}{shown}")
+                continue
+            if declared is None:
+                problems.append(
+                    f"{where}: the app does not declare {name} in its environment contract "
+                    "(app/config/environment.toml); the role and the app disagree"
+                )
+                continue
+            if declared.secret and not in_secret:
+                problems.append(f"{where}: {name} is a secret; give it in app_extra_secret_env")
+            problems.extend(_value_problems(reader, declared, where, value, in_secret))
     rendered = {**plain, **secret}
     for name, declared in contract.items():
-        if declared.get("required") and not _as_text(rendered.get(name, "")).strip():
+        if declared.required and not _as_text(rendered.get(name, "")).strip():
             problems.append(f"{origin.get(name, name)}: {name} is required by the app and is empty")
     return problems
+
+
+def _value_problems(
+    reader: ModuleType, declared: Any, where: str, value: Any, in_secret: bool
+) -> list[str]:
+    """The app's conversion of one rendered value; deployed paths must also be absolute."""
+    text = _as_text(value)
+    shown = "<secret>" if in_secret or declared.secret else repr(text)
+    try:
+        reader.convert(declared, text, Path("/"))
+    except ValueError as exc:
+        return [f"{where}: {declared.name}={shown} {exc}"]
+    if declared.type == "path" and not text.startswith("/"):
+        return [f"{where}: {declared.name}={shown} is not an absolute path"]
+    return []
 
 
 def showmigrations_names(lines: list[str]) -> list[str]:
