@@ -171,6 +171,13 @@ def test_limit_without_the_first_host_migrates_once_then_rollback_refuses(hosts,
         assert new != before[APP2] and served(client, APP2) == new
         assert live_release(hosts[APP1]) == before[APP1], "app1 was outside --limit"
 
+        # A release name that is not a release id never reaches a path.
+        escape = run_playbook(
+            "../../playbooks/rollback.yml", "--limit", APP2, "-e", "app_release=../../x"
+        )
+        assert escape.rc != 0 and "app_release must be a release id" in escape.output, escape.tail()
+        assert served(client, APP2) == new
+
         # app2's previous release does not know 0002: the rollback lists it and refuses.
         refused = run_playbook("../../playbooks/rollback.yml", "--limit", APP2)
         assert refused.rc != 0, refused.tail()
