@@ -86,6 +86,8 @@ def test_good_inventory_passes(inventory):
         ({"redis_dir": "/etc/cron.d"}, "redis_dir"),
         ({"gunicorn_systemd_log_dir": "~/logs"}, "gunicorn_systemd_log_dir"),
         ({"ahsp_owned_dirs_extra": ["/opt"]}, "ahsp_owned_dirs_extra"),
+        # No variable turns the preflight off (extra vars outrank anything a play sets).
+        ({"ahsp_preflight_done": True, "redis_port": "sixty"}, "redis_port"),
         # Extra settings outside the vetted lists: admin commands, loading code.
         ({"redis_extra_config": {"enable-debug-command": "yes"}}, "enable-debug-command"),
         (
@@ -101,3 +103,27 @@ def test_bad_value_fails_and_names_the_variable(inventory, extra, name):
     assert name in run.stdout, run.stdout[-3000:]
     for secret in ("r3dis-", "pg-'"):
         assert secret not in run.stdout
+
+
+ENTRY_POINTS = [
+    "site.yml", "playbooks/app.yml", "playbooks/data.yml", "playbooks/db.yml",
+    "playbooks/redis.yml", "playbooks/rollback.yml", "playbooks/releases.yml",
+    "playbooks/rotate-secrets.yml",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("playbook", ENTRY_POINTS)
+def test_every_entry_point_validates_first_and_once(inventory, playbook):
+    """The preflight is the first play of every entry point, and there is exactly one."""
+    env = {**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1"}
+    listing = subprocess.run(
+        ["ansible-playbook", "-i", str(inventory), str(ROOT / playbook), "--list-tasks"],
+        capture_output=True, text=True, env=env, timeout=120, check=True,
+    )  # fmt: skip
+    plays = [
+        line.split("): ", 1)[1]
+        for line in listing.stdout.splitlines()
+        if line.strip().startswith("play #")
+    ]
+    preflights = [index for index, play in enumerate(plays) if play.strip().startswith("Preflight")]
+    assert preflights == [0], plays
