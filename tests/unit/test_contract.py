@@ -87,3 +87,8 @@ def test_secret_values_are_never_shown():
 def test_showmigrations_names():
     lines = ["admin", " [X] 0001_initial", "detail_project", " [ ] 0002_x"]
     assert showmigrations_names(lines) == ["admin.0001_initial", "detail_project.0002_x"]
+
+
+def test_a_line_break_is_a_problem_not_an_error():
+    (problem,) = problems({"TIME_ZONE": "UTC\nDEBUG=true"})
+    assert problem.startswith("app_extra_env['TIME_ZONE']: TIME_ZONE must be one line")

@@ -57,9 +57,16 @@ def app_env_reader(source_dir: str) -> ModuleType:
     return _APP_READERS[key]
 
 
-def _as_text(value: Any) -> str:
-    """The text the app reads for a rendered value (what ``env_value`` writes, unquoted)."""
-    return json.loads(env_value(value), strict=False)
+def _as_text(value: Any) -> str | None:
+    """The text the app reads for a rendered value (what ``env_value`` writes, unquoted).
+
+    None for a value no env file line can hold (a line break): the role's
+    input rules report that one, naming the variable.
+    """
+    try:
+        return json.loads(env_value(value), strict=False)
+    except AnsibleFilterError:
+        return None
 
 
 def _operator_names(contract: Mapping[str, Any]) -> str:
@@ -106,7 +113,7 @@ def env_contract_problems(
             problems.extend(_value_problems(reader, declared, where, value, in_secret))
     rendered = {**plain, **secret}
     for name, declared in contract.items():
-        if declared.required and not _as_text(rendered.get(name, "")).strip():
+        if declared.required and not (_as_text(rendered.get(name, "")) or "").strip():
             problems.append(f"{origin.get(name, name)}: {name} is required by the app and is empty")
     return problems
 
@@ -116,6 +123,8 @@ def _value_problems(
 ) -> list[str]:
     """The app's conversion of one rendered value; deployed paths must also be absolute."""
     text = _as_text(value)
+    if text is None:
+        return [f"{where}: {declared.name} must be one line (no newline, carriage return or NUL)"]
     shown = "<secret>" if in_secret or declared.secret else repr(text)
     try:
         reader.convert(declared, text, Path("/"))
