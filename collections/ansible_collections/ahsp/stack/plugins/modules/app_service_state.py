@@ -14,24 +14,109 @@ description:
   - Changes nothing; the role acts on the answer. Because the answer comes from what runs, not from what this run
     changed, a run that was interrupted after switching releases is finished by the next one.
 options:
-  service: {description: The systemd service unit (with its suffix)., type: str, required: true}
-  state_file: {description: JSON file the gunicorn master writes (when_ready and on_reload hooks)., type: path, required: true}
-  release_dir: {description: The release that should run (the target of the current link)., type: path, required: true}
-  current_link: {description: The link the service runs; its target is returned as C(live_release)., type: path, required: true}
-  restart_paths: {description: Files whose change needs a restart (unit files)., type: list, elements: path, default: []}
-  reload_paths: {description: Files whose change needs a reload (environment files, config)., type: list, elements: path, default: []}
-author: AHSP infrastructure team
+  service:
+    description: The systemd service unit (with its suffix); its socket unit has the same name with C(.socket).
+    type: str
+    required: true
+  state_file:
+    description: JSON file the gunicorn master writes (C(when_ready) and C(on_reload) hooks).
+    type: path
+    required: true
+  release_dir:
+    description: The release that should run (the target of the current link).
+    type: path
+    required: true
+  current_link:
+    description: The link the service runs; its target is returned as RV(live_release).
+    type: path
+    required: true
+  restart_paths:
+    description: Files whose change needs a restart (unit files).
+    type: list
+    elements: path
+    default: []
+  reload_paths:
+    description: Files whose change needs a reload (environment files, the gunicorn config).
+    type: list
+    elements: path
+    default: []
+attributes:
+  check_mode:
+    support: full
+    description: Reads only; runs the same in check mode.
+  diff_mode:
+    support: none
+    description: Changes nothing, so there is nothing to show.
+author: AHSP infrastructure team (!UNKNOWN)
+"""
+
+EXAMPLES = r"""
+- name: Compare what runs with the target release
+  ahsp.stack.app_service_state:
+    service: ahsp-gunicorn.service
+    state_file: /run/ahsp-gunicorn/state.json
+    release_dir: /srv/ahsp/releases/3f9c2a1e
+    current_link: /srv/ahsp/current
+    restart_paths:
+      - /etc/systemd/system/ahsp-gunicorn.service
+      - /etc/systemd/system/ahsp-gunicorn.socket
+    reload_paths:
+      - /etc/ahsp/app.env
+      - /etc/ahsp/secrets.env
+      - /etc/ahsp/gunicorn.conf.py
+  register: gunicorn_state
+  check_mode: false
+
+- name: Restart, reload or start gunicorn as the answer says
+  ansible.builtin.systemd_service:
+    name: ahsp-gunicorn.service
+    state: "{{ {'start': 'started', 'restart': 'restarted', 'reload': 'reloaded'}[gunicorn_state.action] }}"
+  when: gunicorn_state.action != 'none'
 """
 
 RETURN = r"""
-action: {description: One of start, restart, reload, none., returned: always, type: str}
-reasons: {description: Why, one line each., returned: always, type: list, elements: str}
-running_release: {description: Release the master last loaded (real path)., returned: when running, type: str}
-main_pid: {description: The service's main pid (0 when not running)., returned: always, type: int}
-live_release: {description: Real path the current link points at ("" when there is none)., returned: always, type: str}
-target_release: {description: Real path of I(release_dir) (which may itself be a link, such as C(previous))., returned: always, type: str}
-enabled: {description: Whether the service and its socket both start at boot., returned: always, type: bool}
-installed: {description: Whether systemd knows both units (false before their first daemon-reload)., returned: always, type: bool}
+action:
+  description: What the service needs; one of C(start), C(restart), C(reload), C(none).
+  returned: always
+  type: str
+  sample: reload
+reasons:
+  description: Why, one line each (empty for C(none)).
+  returned: always
+  type: list
+  elements: str
+  sample: ["it runs /srv/ahsp/releases/9b41d07c, the target is /srv/ahsp/releases/3f9c2a1e"]
+running_release:
+  description: Release the master last loaded, as its state file records it; empty when the service is not running
+    or left no state for its pid.
+  returned: always
+  type: str
+  sample: /srv/ahsp/releases/9b41d07c
+main_pid:
+  description: The service's main pid (0 when not running).
+  returned: always
+  type: int
+  sample: 4242
+live_release:
+  description: Real path the current link points at (empty when there is no link).
+  returned: always
+  type: str
+  sample: /srv/ahsp/releases/9b41d07c
+target_release:
+  description: Real path of O(release_dir) (which may itself be a link, such as C(previous)).
+  returned: always
+  type: str
+  sample: /srv/ahsp/releases/3f9c2a1e
+enabled:
+  description: Whether the service and its socket both start at boot.
+  returned: always
+  type: bool
+  sample: true
+installed:
+  description: Whether systemd knows both units (false before their first daemon-reload).
+  returned: always
+  type: bool
+  sample: true
 """
 
 import json

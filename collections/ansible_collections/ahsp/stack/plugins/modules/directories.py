@@ -28,80 +28,182 @@ options:
     elements: dict
     default: []
     suboptions:
-      path: {description: Absolute path., type: path, required: true}
-      owner: {description: Owner name., type: str, default: root}
-      group: {description: Group name., type: str, default: root}
-      mode: {description: Mode as an octal string (for example C("0750") or C("2750"))., type: str, required: true}
+      path:
+        description: Absolute path.
+        type: path
+        required: true
+      owner:
+        description: Owner name.
+        type: str
+        default: root
+      group:
+        description: Group name.
+        type: str
+        default: root
+      mode:
+        description: Mode as an octal string (for example V("0750") or V("2750")).
+        type: str
+        required: true
   probe:
-    description: Paths to report on (C(exists) and C(links)); nothing is changed there.
+    description: Paths to report on (RV(exists) and RV(links)); nothing is changed there.
     type: list
     elements: path
     default: []
   files:
-    description: Files to report on (C(files)), with checksum, owner, group and mode; nothing is changed there.
+    description: Files to report on (RV(files)), with checksum, owner, group and mode; nothing is changed there.
     type: list
     elements: path
     default: []
   secret_files:
-    description: Files that hold secrets, reported in C(files) with C(content_matches) instead of a checksum.
+    description:
+      - Files that hold secrets, reported in RV(files) with C(content_matches) instead of a checksum.
+      - The list itself is no secret; the expected checksums in it are never logged.
     type: list
     elements: dict
     default: []
     suboptions:
-      path: {description: Absolute path., type: path, required: true}
-      checksum: {description: SHA-1 the content should have (never shown)., type: str, required: true, no_log: true}
+      path:
+        description: Absolute path.
+        type: path
+        required: true
+      checksum:
+        description: SHA-1 the content should have (never logged or returned).
+        type: str
+        required: true
   list:
-    description: Directories whose entries to report (C(listings)), read after the I(directories) are laid out.
+    description: Directories whose entries to report (RV(listings)), read after the O(directories) are laid out.
     type: list
     elements: path
     default: []
   trees:
     description:
-      - Unpacked archives to compare with their archive (C(trees)); nothing is changed there.
-      - A tree matches when every member of the archive is in I(dest) with its type, permission bits and, for a
-        regular file, its size, modification time and content, and everything is owned by I(owner) and I(group).
-        Entries that are not in the archive are ignored, as M(ansible.builtin.unarchive) ignores them.
+      - Unpacked archives to compare with their archive (RV(trees)); nothing is changed there.
+      - A tree matches when every member of the archive is in O(trees[].dest) with its type, permission bits and, for
+        a regular file, its size, modification time and content, and everything is owned by O(trees[].owner) and
+        O(trees[].group). Entries that are not in the archive are ignored, as M(ansible.builtin.unarchive) ignores
+        them.
     type: list
     elements: dict
     default: []
     suboptions:
-      archive: {description: Path of the archive on the host (C(.tar.gz))., type: path, required: true}
-      dest: {description: Directory the archive is unpacked into., type: path, required: true}
-      owner: {description: Owner of every member., type: str, default: root}
-      group: {description: Group of every member., type: str, default: root}
-author: AHSP infrastructure team
+      archive:
+        description: Path of the archive on the host (C(.tar.gz)).
+        type: path
+        required: true
+      dest:
+        description: Directory the archive is unpacked into.
+        type: path
+        required: true
+      owner:
+        description: Owner of every member.
+        type: str
+        default: root
+      group:
+        description: Group of every member.
+        type: str
+        default: root
+attributes:
+  check_mode:
+    support: full
+    description: Reports the directories it would create or correct, and changes nothing.
+  diff_mode:
+    support: full
+    description: Shows each directory created and each owner, group or mode corrected, as M(ansible.builtin.file) does.
+author: AHSP infrastructure team (!UNKNOWN)
 """
 
 EXAMPLES = r"""
-- name: Layout
+- name: Directories, and probe the venv, the release and the live links
   ahsp.stack.directories:
     directories:
       - {path: /srv/ahsp, group: ahsp, mode: "0750"}
+      - {path: /srv/ahsp/releases, group: ahsp, mode: "0750"}
       - {path: /srv/ahsp/shared, owner: ahsp, group: ahsp, mode: "0750"}
-    probe: [/srv/ahsp/current]
+      - {path: /srv/ahsp/releases/3f9c2a1e, group: ahsp, mode: "0750"}
+    probe:
+      - /srv/ahsp/releases/3f9c2a1e/manage.py
+      - /srv/ahsp/current
+      - /srv/ahsp/previous
+    # The files later tasks write: each runs only when its file differs.
+    files:
+      - /etc/ahsp/app.env
+    secret_files:
+      - path: /etc/ahsp/secrets.env
+        checksum: "{{ lookup('ansible.builtin.template', 'secrets.env.j2') | ansible.builtin.hash('sha1') }}"
+    # What a prune step chooses from.
+    list: [/srv/ahsp/releases]
+    # Is the release unpacked as ansible.builtin.unarchive would leave it?
+    trees:
+      - {archive: /srv/ahsp/releases/3f9c2a1e.tar.gz, dest: /srv/ahsp/releases/3f9c2a1e, group: ahsp}
   register: layout
+
+- name: Write app.env only when content, owner, group or mode differ
+  ansible.builtin.template:
+    src: app.env.j2
+    dest: /etc/ahsp/app.env
+    owner: root
+    group: ahsp
+    mode: "0640"
+  when: >-
+    layout.files['/etc/ahsp/app.env'] | ahsp.stack.file_differs(content=lookup('ansible.builtin.template', 'app.env.j2'),
+    owner='root', group='ahsp', mode='0640')
+
+- name: Unpack the release unless it is in place already
+  ansible.builtin.unarchive:
+    src: /srv/ahsp/releases/3f9c2a1e.tar.gz
+    dest: /srv/ahsp/releases/3f9c2a1e
+    remote_src: true
+    owner: root
+    group: ahsp
+  when: not layout.trees['/srv/ahsp/releases/3f9c2a1e']
 """
 
 RETURN = r"""
-changed_paths: {description: Directories created or corrected., returned: always, type: list, elements: str}
-exists: {description: For each I(probe) path, whether it exists (a dangling link counts)., returned: always, type: dict}
-links: {description: For each I(probe) path that is a link, the real path it resolves to (as M(ansible.builtin.stat)'s C(lnk_source)); absent for other paths., returned: always, type: dict}
+changed_paths:
+  description: Directories created or corrected (in check mode, those that would be).
+  returned: always
+  type: list
+  elements: str
+  sample: [/srv/ahsp/releases/3f9c2a1e]
+exists:
+  description: For each O(probe) path, whether it exists (a dangling link counts).
+  returned: always
+  type: dict
+  sample: {/srv/ahsp/current: true, /srv/ahsp/previous: false}
+links:
+  description:
+    - For each O(probe) path that is a link, the real path it resolves to (as M(ansible.builtin.stat)'s
+      C(lnk_source)); absent for other paths.
+  returned: always
+  type: dict
+  sample: {/srv/ahsp/current: /srv/ahsp/releases/9b41d07c}
 files:
   description:
-    - For each I(files) path, C(checksum) (SHA-1 of the content, as M(ansible.builtin.stat) reports it), C(owner),
-      C(group) and C(mode) (octal string, for example C("0640")) of a regular file; an empty dict when the path is
+    - For each O(files) path, C(checksum) (SHA-1 of the content, as M(ansible.builtin.stat) reports it), C(owner),
+      C(group) and C(mode) (octal string, for example V("0640")) of a regular file; an empty dict when the path is
       missing or not a regular file (a link is not followed).
-    - For each I(secret_files) path, the same with C(content_matches) (a bool) in place of C(checksum).
+    - For each O(secret_files) path, the same with C(content_matches) (a bool) in place of C(checksum).
   returned: always
   type: dict
+  sample:
+    /etc/ahsp/app.env: {checksum: 0a4d55a8d778e5022fab701977c5d840bbc486d0, owner: root, group: ahsp, mode: "0640"}
+    /etc/ahsp/secrets.env: {content_matches: true, owner: root, group: ahsp, mode: "0640"}
 trees:
-  description: For each I(trees) item, keyed by I(dest), whether the tree matches its archive (false when either is missing).
+  description: For each O(trees) item, keyed by its O(trees[].dest), whether the tree matches its archive (false when
+    either is missing).
   returned: always
   type: dict
+  sample: {/srv/ahsp/releases/3f9c2a1e: true}
 listings:
-  description: For each I(list) directory, its entries (C(path), C(isdir), C(mtime)); an empty list when it is missing.
+  description:
+    - For each O(list) directory, its entries sorted by path, each with C(path), C(isdir) and C(mtime) (as
+      M(ansible.builtin.find) reports them); an empty list when the directory is missing.
   returned: always
   type: dict
+  sample:
+    /srv/ahsp/releases:
+      - {path: /srv/ahsp/releases/3f9c2a1e, isdir: true, mtime: 1714550400.0}
+      - {path: /srv/ahsp/releases/3f9c2a1e.tar.gz, isdir: false, mtime: 1714550399.0}
 """
 
 import grp
@@ -225,6 +327,7 @@ def main() -> None:
                 "type": "list",
                 "elements": "dict",
                 "default": [],
+                "no_log": False,
                 "options": {
                     "path": {"type": "path", "required": True},
                     "checksum": {"type": "str", "required": True, "no_log": True},

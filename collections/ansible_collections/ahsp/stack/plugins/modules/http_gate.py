@@ -11,22 +11,92 @@ description:
     to have answered; a worker still running the old release breaks the streak.
   - Fails with the last status and body when the deadline passes; changes nothing.
 options:
-  url: {description: The health URL., type: str, required: true}
-  host_header: {description: Host header to send (the app only answers names it serves)., type: str, default: localhost}
-  version: {description: Release id the answers must report; empty accepts any., type: str, default: ""}
-  consecutive: {description: Successful answers needed in a row., type: int, default: 3}
-  timeout: {description: Seconds to wait in all., type: float, default: 60}
-  request_timeout: {description: Seconds to wait for one answer., type: float, default: 5}
-  interval: {description: Seconds between failed attempts., type: float, default: 0.5}
-author: AHSP infrastructure team
+  url:
+    description: The health URL (C(http://) only; its path is requested, a query string is not sent).
+    type: str
+    required: true
+  host_header:
+    description: Host header to send (the app only answers names it serves).
+    type: str
+    default: localhost
+  version:
+    description: Release id the answers must report; empty accepts any.
+    type: str
+    default: ""
+  consecutive:
+    description: Successful answers needed in a row.
+    type: int
+    default: 3
+  timeout:
+    description: Seconds to wait in all.
+    type: float
+    default: 60
+  request_timeout:
+    description: Seconds to wait for one answer.
+    type: float
+    default: 5
+  interval:
+    description: Seconds between failed attempts.
+    type: float
+    default: 0.5
+attributes:
+  check_mode:
+    support: full
+    description: Only sends GET requests; runs the same in check mode.
+  diff_mode:
+    support: none
+    description: Changes nothing, so there is nothing to show.
+author: AHSP infrastructure team (!UNKNOWN)
+"""
+
+EXAMPLES = r"""
+- name: Wait until the workers serve the release
+  ahsp.stack.http_gate:
+    url: http://127.0.0.1:8000/health/
+    version: 3f9c2a1e
+    consecutive: 3
+    timeout: 60
+
+- name: The live release answers (once is enough when nothing changed)
+  ahsp.stack.http_gate:
+    url: http://127.0.0.1:8000/health/
+    version: 3f9c2a1e
+    consecutive: 1
+    timeout: 5
+  register: answer
+  failed_when: false
+
+- name: Roll out when it did not
+  ansible.builtin.set_fact:
+    rollout_needed: "{{ answer.status != 200 or answer.version != '3f9c2a1e' }}"
 """
 
 RETURN = r"""
-status: {description: Status of the last answer (-1 when none came)., returned: always, type: int}
-body: {description: Last answer's body (at most 2000 characters)., returned: always, type: str}
-version: {description: The version the last answer reported., returned: always, type: str}
-attempts: {description: Requests sent., returned: always, type: int}
-elapsed: {description: Seconds waited., returned: always, type: float}
+status:
+  description: HTTP status of the last answer (-1 when none came).
+  returned: always
+  type: int
+  sample: 200
+body:
+  description: The last answer's body (at most 2000 characters), or the connection error when none came.
+  returned: always
+  type: str
+  sample: '{"status": "ok", "version": "3f9c2a1e", "checks": {"database": "ok", "redis": "ok"}}'
+version:
+  description: The C(version) the last answer reported (empty when its body was not a JSON object with one).
+  returned: always
+  type: str
+  sample: 3f9c2a1e
+attempts:
+  description: Requests sent.
+  returned: always
+  type: int
+  sample: 3
+elapsed:
+  description: Seconds waited.
+  returned: always
+  type: float
+  sample: 0.042
 """
 
 import http.client

@@ -14,25 +14,85 @@ description:
   - The file is checked by the role before it replaces the live one (the server parses it); this module reads the
     live file.
 options:
-  host: {description: Address of the server., type: str, default: 127.0.0.1}
-  port: {description: TCP port., type: int, default: 6379}
-  unix_socket: {description: Unix socket path; when set it is used instead of I(host) and I(port)., type: str, default: ""}
-  login_user: {description: ACL user to authenticate as (the admin user)., type: str, required: true}
-  login_password: {description: Its password (never logged)., type: str, required: true, no_log: true}
-  acl_file: {description: The live ACL file (data nodes)., type: path}
+  host:
+    description: Address of the server.
+    type: str
+    default: 127.0.0.1
+  port:
+    description: TCP port.
+    type: int
+    default: 6379
+  unix_socket:
+    description: Unix socket path; when set it is used instead of O(host) and O(port).
+    type: str
+    default: ""
+  login_user:
+    description: ACL user to authenticate as (the admin user).
+    type: str
+    required: true
+  login_password:
+    description: Its password (never logged).
+    type: str
+    required: true
+  acl_file:
+    description: The live ACL file (data nodes). Exactly one of O(acl_file) and O(users) is given.
+    type: path
   users:
     description:
-      - The users as ACL SETUSER words, each [name, rules...] (a Sentinel, which has no ACL file). Applied with
-        C(ACL SETUSER) on every Redis version; users not listed are removed.
+      - The users as C(ACL SETUSER) words, each [name, rules...] (a Sentinel, which has no ACL file), as the
+        C(ahsp.stack.acl_users) filter makes them. Applied with C(ACL SETUSER) on every Redis version; users not
+        listed are removed.
     type: list
     elements: list
-  wait: {description: Seconds to wait for the server to accept connections., type: float, default: 0}
-author: AHSP infrastructure team
+  wait:
+    description: Seconds to wait for the server to accept connections.
+    type: float
+    default: 0
+attributes:
+  check_mode:
+    support: partial
+    details: Reports the users the server holds and applies nothing; it cannot tell whether applying would change
+      them, so it reports no change.
+    description: Applies nothing in check mode.
+  diff_mode:
+    support: none
+    description: The users' rules hold password hashes, so no diff is shown.
+author: AHSP infrastructure team (!UNKNOWN)
+"""
+
+EXAMPLES = r"""
+- name: The running server holds the users of the ACL file
+  ahsp.stack.redis_acl:
+    unix_socket: /run/redis/redis-server.sock
+    login_user: ahsp-admin
+    login_password: "{{ redis_admin_password }}"
+    acl_file: /etc/redis/users.acl
+    wait: 30
+
+- name: A Sentinel's users (a Sentinel has no ACL file)
+  ahsp.stack.redis_acl:
+    port: 26379
+    login_user: ahsp-admin
+    login_password: "{{ redis_sentinel_admin_password }}"
+    users: >-
+      {{ [{'name': 'default', 'rules': 'off resetkeys resetchannels -@all'},
+          {'name': 'ahsp-admin', 'rules': 'on ~* &* +@all', 'passwords': [redis_sentinel_admin_password]}]
+         | ahsp.stack.acl_users }}
+    wait: 30
 """
 
 RETURN = r"""
-method: {description: How the file was applied (C(ACL LOAD) or C(ACL SETUSER)), or C(none) in check mode., returned: always, type: str}
-users: {description: User names the server holds afterwards., returned: always, type: list, elements: str}
+method:
+  description: How the users were applied, C(ACL LOAD) or C(ACL SETUSER); C(none) in check mode.
+  returned: always
+  type: str
+  sample: ACL SETUSER
+users:
+  description: Names of the users the server holds afterwards (before, in check mode), in name order.
+  returned: always
+  type: list
+  elements: str
+  sample: [ahsp-admin, ahsp-app, default]
 """
 
 import shlex

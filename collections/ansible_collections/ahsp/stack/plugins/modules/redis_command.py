@@ -10,19 +10,80 @@ description:
     the socket, never on a command line, in the environment or in the output.
   - Reports no change unless I(changed) says the command changes data; check mode skips commands marked as changing.
 options:
-  host: {description: Address of the server., type: str, default: 127.0.0.1}
-  port: {description: TCP port., type: int, default: 6379}
-  unix_socket: {description: Unix socket path; when set it is used instead of I(host) and I(port)., type: str, default: ""}
-  login_user: {description: ACL user to authenticate as (empty for requirepass mode)., type: str, default: ""}
-  login_password: {description: Password (never logged)., type: str, default: "", no_log: true}
-  db: {description: Database to select first., type: int, default: 0}
-  command: {description: The command and its arguments., type: list, elements: str, required: true}
-  changed: {description: Whether running the command counts as a change., type: bool, default: false}
-author: AHSP infrastructure team
+  host:
+    description: Address of the server.
+    type: str
+    default: 127.0.0.1
+  port:
+    description: TCP port.
+    type: int
+    default: 6379
+  unix_socket:
+    description: Unix socket path; when set it is used instead of O(host) and O(port).
+    type: str
+    default: ""
+  login_user:
+    description: ACL user to authenticate as (empty for requirepass mode).
+    type: str
+    default: ""
+  login_password:
+    description: Password (never logged); empty to send no C(AUTH).
+    type: str
+    default: ""
+  db:
+    description: Database to select first.
+    type: int
+    default: 0
+  command:
+    description: The command and its arguments, one word each.
+    type: list
+    elements: str
+    required: true
+  changed:
+    description: Whether running the command counts as a change (and is skipped in check mode).
+    type: bool
+    default: false
+attributes:
+  check_mode:
+    support: full
+    description: A command marked with O(changed) is not run in check mode; any other command runs.
+  diff_mode:
+    support: none
+    description: The module knows nothing of what a command changes.
+author: AHSP infrastructure team (!UNKNOWN)
+"""
+
+EXAMPLES = r"""
+- name: Reset the /api/test/ rate-limit counters
+  ahsp.stack.redis_command:
+    port: 6379
+    login_user: ahsp-admin
+    login_password: "{{ redis_requirepass }}"
+    db: 1
+    command:
+      - EVAL
+      - "local n = 0 for _, k in ipairs(redis.call('SCAN', 0, 'MATCH', ARGV[1], 'COUNT', 10000)[2]) do n = n + redis.call('DEL', k) end return n"
+      - "0"
+      - "ahsp:rate_limit:api_test:*"
+  changed_when: false
+
+- name: Which role the node has
+  ahsp.stack.redis_command:
+    unix_socket: /run/redis/redis-server.sock
+    login_user: ahsp-admin
+    login_password: "{{ redis_admin_password }}"
+    command: [ROLE]
+  register: redis_role
 """
 
 RETURN = r"""
-reply: {description: The command's reply (strings, integers, lists)., returned: success, type: raw}
+reply:
+  description:
+    - The command's reply, decoded as Redis sends it; a string, an integer, a list of replies or null.
+    - Null in check mode for a command marked with O(changed), which is not run.
+  returned: success
+  type: raw
+  sample: [master, 1543, [[10.0.0.12, "6379", "1543"]]]
 """
 
 from ansible.module_utils.basic import AnsibleModule

@@ -12,13 +12,30 @@ description:
     returned in C(restart_required) so the role can restart the server instead.
   - Waits up to I(wait) seconds for the server to accept the connection first.
 options:
-  host: {description: Address of the server., type: str, default: 127.0.0.1}
-  port: {description: TCP port., type: int, default: 6379}
-  unix_socket: {description: Unix socket path; when set it is used instead of I(host) and I(port)., type: str, default: ""}
-  login_user: {description: ACL user to authenticate as (empty for requirepass mode)., type: str, default: ""}
-  login_password: {description: Password (never logged)., type: str, required: true, no_log: true}
+  host:
+    description: Address of the server.
+    type: str
+    default: 127.0.0.1
+  port:
+    description: TCP port.
+    type: int
+    default: 6379
+  unix_socket:
+    description: Unix socket path; when set it is used instead of O(host) and O(port).
+    type: str
+    default: ""
+  login_user:
+    description: ACL user to authenticate as (empty for requirepass mode).
+    type: str
+    default: ""
+  login_password:
+    description: Password (never logged).
+    type: str
+    required: true
   settings:
-    description: Setting name to value, in redis.conf syntax without quotes (for example C(maxmemory) C(256mb)).
+    description:
+      - Setting name to value, in redis.conf syntax without quotes (for example C(maxmemory) V(256mb)).
+      - Compared as Redis reports them (memory sizes in bytes, words single-spaced, case ignored).
     type: dict
     default: {}
   restart_settings:
@@ -26,15 +43,67 @@ options:
     type: list
     elements: str
     default: []
-  wait: {description: Seconds to wait for the server to accept connections., type: float, default: 0}
-  timeout: {description: Socket timeout in seconds., type: float, default: 5}
-author: AHSP infrastructure team
+  wait:
+    description: Seconds to wait for the server to accept connections.
+    type: float
+    default: 0
+  timeout:
+    description: Socket timeout in seconds.
+    type: float
+    default: 5
+attributes:
+  check_mode:
+    support: full
+    description: Reports the settings it would apply with C(CONFIG SET), and sets none.
+  diff_mode:
+    support: none
+    description: The names of the settings applied are returned; their values are not shown.
+author: AHSP infrastructure team (!UNKNOWN)
+"""
+
+EXAMPLES = r"""
+- name: Bring the running server to redis.conf (CONFIG SET where Redis allows it)
+  ahsp.stack.redis_config:
+    unix_socket: /run/redis/redis-server.sock
+    login_user: ahsp-admin
+    login_password: "{{ redis_admin_password }}"
+    settings:
+      maxmemory: 256mb
+      maxmemory-policy: allkeys-lru
+      port: 6379
+    restart_settings: [port, bind, unixsocket, dir]
+    wait: 30
+  register: redis_runtime
+
+- name: Restart for what only a restart applies
+  ansible.builtin.systemd_service:
+    name: redis-server.service
+    state: restarted
+  when: redis_runtime.restart_required | length > 0
 """
 
 RETURN = r"""
-applied: {description: Settings changed with CONFIG SET., returned: always, type: list, elements: str}
-restart_required: {description: Settings whose running value differs and that need a restart., returned: always, type: list, elements: str}
-pid: {description: The server's process id (unchanged by this module)., returned: always, type: int}
+applied:
+  description: Settings changed with C(CONFIG SET) (in check mode, those that would be).
+  returned: always
+  type: list
+  elements: str
+  sample: [maxmemory]
+restart_required:
+  description:
+    - Settings whose running value differs and that only a restart applies (listed in O(restart_settings), unknown
+      to the running server, or refused by C(CONFIG SET) as immutable or protected).
+    - V(credentials) alone when the server refuses the given credentials (changed at run time, or a password change
+      in requirepass mode); only a restart applies the rendered files then.
+  returned: always
+  type: list
+  elements: str
+  sample: [port]
+pid:
+  description: The server's process id (0 when the credentials were refused).
+  returned: always
+  type: int
+  sample: 812
 """
 
 import re

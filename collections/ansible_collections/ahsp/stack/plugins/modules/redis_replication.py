@@ -11,19 +11,76 @@ description:
   - A node that should be the primary and replicates something is promoted only when I(promote) is true (no Sentinel
     knows the service yet, a first deploy); otherwise a Sentinel is in charge and the module reports without acting.
 options:
-  unix_socket: {description: The node's admin Unix socket., type: str, required: true}
-  login_user: {description: ACL user to authenticate as (the admin user)., type: str, default: ""}
-  login_password: {description: Its password., type: str, required: true, no_log: true}
-  primary_host: {description: Address of the primary., type: str, required: true}
-  primary_port: {description: Its port., type: int, default: 6379}
-  is_primary: {description: Whether this node is the primary., type: bool, required: true}
-  promote: {description: Promote this node if it should be the primary but replicates (no Sentinel in charge yet)., type: bool, default: false}
-  wait: {description: Seconds to wait for the node to accept connections., type: float, default: 0}
-author: AHSP infrastructure team
+  unix_socket:
+    description: The node's admin Unix socket.
+    type: str
+    required: true
+  login_user:
+    description: ACL user to authenticate as (the admin user; empty for requirepass mode).
+    type: str
+    default: ""
+  login_password:
+    description: Its password (never logged).
+    type: str
+    required: true
+  primary_host:
+    description: Address of the primary.
+    type: str
+    required: true
+  primary_port:
+    description: Its port.
+    type: int
+    default: 6379
+  is_primary:
+    description: Whether this node is the primary.
+    type: bool
+    required: true
+  promote:
+    description: Promote this node if it should be the primary but replicates (no Sentinel in charge yet).
+    type: bool
+    default: false
+  wait:
+    description: Seconds to wait for the node to accept connections.
+    type: float
+    default: 0
+attributes:
+  check_mode:
+    support: full
+    description: Reports whether the node would be promoted or told C(REPLICAOF), and changes nothing.
+  diff_mode:
+    support: none
+    description: The node's role is returned; no diff is shown.
+author: AHSP infrastructure team (!UNKNOWN)
+"""
+
+EXAMPLES = r"""
+- name: Replicate the primary
+  ahsp.stack.redis_replication:
+    unix_socket: /run/redis/redis-server.sock
+    login_user: ahsp-admin
+    login_password: "{{ redis_admin_password }}"
+    primary_host: 10.0.0.11
+    primary_port: 6379
+    is_primary: false
+    wait: 30
+
+- name: Be the primary on a first deploy, before any Sentinel is in charge
+  ahsp.stack.redis_replication:
+    unix_socket: /run/redis/redis-server.sock
+    login_user: ahsp-admin
+    login_password: "{{ redis_admin_password }}"
+    primary_host: 127.0.0.1
+    primary_port: 0
+    is_primary: true
+    promote: true
 """
 
 RETURN = r"""
-role: {description: The node's role afterwards (master or slave)., returned: always, type: str}
+role:
+  description: The node's role afterwards as C(ROLE) reports it, V(master) or V(slave) (in check mode, the role it has).
+  returned: success
+  type: str
+  sample: slave
 """
 
 from ansible.module_utils.basic import AnsibleModule

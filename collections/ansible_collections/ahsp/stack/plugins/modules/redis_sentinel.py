@@ -17,26 +17,135 @@ description:
     lines Sentinel wrote for them in I(config_file) and set only when they differ (without I(config_file), set on
     every run, never reported).
 options:
-  state: {description: query or present., type: str, choices: [query, present], default: query}
-  sentinels: {description: HOST:PORT of the Sentinels to ask (state=query) or of the local one (state=present)., type: list, elements: str, required: true}
-  login_user: {description: ACL user to authenticate to the Sentinels as (empty for none)., type: str, default: ""}
-  login_password: {description: Its password., type: str, default: "", no_log: true}
-  master_name: {description: The monitored service name., type: str, required: true}
-  primary_host: {description: Where the primary is when the Sentinel does not monitor it yet., type: str, default: ""}
-  primary_port: {description: Its port., type: int, default: 6379}
-  quorum: {description: Sentinels that must agree the primary is down., type: int, default: 2}
-  settings: {description: Other monitoring settings (down-after-milliseconds, failover-timeout, parallel-syncs, auth-user)., type: dict, default: {}}
-  auth_pass: {description: Password Sentinel uses towards Redis (set every run)., type: str, default: "", no_log: true}
-  sentinel_user: {description: ACL user this Sentinel uses towards the other Sentinels (state=present)., type: str, default: ""}
-  sentinel_pass: {description: Its password (set every run)., type: str, default: "", no_log: true}
-  config_file: {description: The local Sentinel's config file, to compare the credentials with (state=present)., type: path}
-  timeout: {description: Seconds to wait for each Sentinel., type: float, default: 2}
-author: AHSP infrastructure team
+  state:
+    description: V(query) asks for the primary; V(present) brings the local Sentinel's monitoring to the wanted settings.
+    type: str
+    choices: [query, present]
+    default: query
+  sentinels:
+    description: C(HOST:PORT) of the Sentinels to ask (O(state=query)) or of the local one (O(state=present)).
+    type: list
+    elements: str
+    required: true
+  login_user:
+    description: ACL user to authenticate to the Sentinels as (empty for none).
+    type: str
+    default: ""
+  login_password:
+    description: Its password (never logged).
+    type: str
+    default: ""
+  master_name:
+    description: The monitored service name.
+    type: str
+    required: true
+  primary_host:
+    description: Where the primary is when the Sentinel does not monitor it yet.
+    type: str
+    default: ""
+  primary_port:
+    description: Its port.
+    type: int
+    default: 6379
+  quorum:
+    description: Sentinels that must agree the primary is down.
+    type: int
+    default: 2
+  settings:
+    description:
+      - Other monitoring settings, by the name C(SENTINEL SET) takes (for example C(down-after-milliseconds),
+        C(failover-timeout), C(parallel-syncs), C(auth-user)).
+    type: dict
+    default: {}
+  auth_pass:
+    description: Password Sentinel uses towards Redis (never logged).
+    type: str
+    default: ""
+  sentinel_user:
+    description: ACL user this Sentinel uses towards the other Sentinels (O(state=present)).
+    type: str
+    default: ""
+  sentinel_pass:
+    description: Its password (never logged).
+    type: str
+    default: ""
+  config_file:
+    description: The local Sentinel's config file, to compare the credentials with (O(state=present)).
+    type: path
+  timeout:
+    description: Seconds to wait for each Sentinel.
+    type: float
+    default: 2
+attributes:
+  check_mode:
+    support: full
+    description: O(state=query) runs as usual; O(state=present) reports what it would set, and sets nothing.
+  diff_mode:
+    support: none
+    description: The names of the settings applied are returned; their values are not shown.
+author: AHSP infrastructure team (!UNKNOWN)
+"""
+
+EXAMPLES = r"""
+- name: Ask the Sentinels for the primary
+  ahsp.stack.redis_sentinel:
+    state: query
+    sentinels: [10.0.0.11:26379, 10.0.0.12:26379, 10.0.0.13:26379]
+    login_user: ahsp-admin
+    login_password: "{{ redis_sentinel_admin_password }}"
+    master_name: ahsp
+  register: sentinel_answer
+  run_once: true
+  check_mode: false
+
+- name: Monitor the primary with the wanted settings
+  ahsp.stack.redis_sentinel:
+    state: present
+    sentinels: ["127.0.0.1:26379"]
+    login_user: ahsp-admin
+    login_password: "{{ redis_sentinel_admin_password }}"
+    master_name: ahsp
+    primary_host: "{{ sentinel_answer.primary | regex_replace(':[0-9]+$', '') }}"
+    primary_port: "{{ sentinel_answer.primary | regex_replace('^.*:', '') }}"
+    quorum: 2
+    settings:
+      down-after-milliseconds: 5000
+      failover-timeout: 30000
+      parallel-syncs: 1
+      auth-user: ahsp-sentinel
+    auth_pass: "{{ redis_sentinel_redis_password }}"
+    sentinel_user: ahsp-admin
+    sentinel_pass: "{{ redis_sentinel_admin_password }}"
+    config_file: /etc/redis/ahsp-sentinel.conf
 """
 
 RETURN = r"""
-primary: {description: HOST:PORT of the primary ("" when no Sentinel knows it)., returned: state=query, type: str}
-applied: {description: Settings changed (state=present)., returned: state=present, type: list, elements: str}
+primary:
+  description: C(HOST:PORT) of the primary, as the first Sentinel that knows it answers; empty when none does.
+  returned: O(state=query)
+  type: str
+  sample: 10.0.0.11:6379
+asked:
+  description: The Sentinel that named the primary.
+  returned: O(state=query) and a Sentinel knows the primary
+  type: str
+  sample: 10.0.0.11:26379
+errors:
+  description: The Sentinels that could not be asked, each with its error (asked before the one that answered).
+  returned: O(state=query)
+  type: list
+  elements: str
+  sample: ["10.0.0.12:26379: cannot connect to 10.0.0.12:26379: [Errno 111] Connection refused"]
+applied:
+  description:
+    - What was changed, in order; C(monitor) when monitoring started, then each setting set with C(SENTINEL SET) or
+      C(SENTINEL CONFIG SET) (in check mode, what would be).
+    - Credentials count only when O(config_file) is given and shows they differ; without it they are set on every
+      run and never reported.
+  returned: O(state=present)
+  type: list
+  elements: str
+  sample: [monitor, down-after-milliseconds, failover-timeout]
 """
 
 import shlex
