@@ -109,7 +109,7 @@ class Client:
             return None if size < 0 else self._exact(size).decode(errors="surrogateescape")
         if kind == b"*":
             count = int(rest)
-            return None if count < 0 else [self._reply() for _ in range(count)]
+            return None if count < 0 else [self._reply() for _index in range(count)]
         raise RedisError(f"unexpected reply type {kind!r}")
 
 
@@ -148,4 +148,4 @@ def info(client: Client, section: str = "") -> dict[str, str]:
     pairs = (
         line.split(":", 1) for line in text.splitlines() if ":" in line and not line.startswith("#")
     )
-    return {key: value for key, value in pairs}
+    return dict(pairs)

@@ -169,7 +169,7 @@ def main() -> None:
                 )
                 for name, *rules in wanted:
                     client.call("ACL", "SETUSER", name, "reset", *rules)
-                names = {name for name, *_ in wanted}
+                names = {user[0] for user in wanted}
                 for name in client.call("ACL", "USERS"):
                     if name not in names:
                         client.call("ACL", "DELUSER", name)

@@ -155,7 +155,7 @@ from ansible_collections.ahsp.stack.plugins.module_utils.resp import RedisError,
 
 
 def _split(address: str) -> tuple[str, int]:
-    host, _, port = address.rpartition(":")
+    host, _sep, port = address.rpartition(":")
     return host.strip("[]"), int(port)
 
 
