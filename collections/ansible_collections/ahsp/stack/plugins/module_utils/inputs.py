@@ -142,6 +142,8 @@ def _text(value: Any, rule: Mapping[str, Any]) -> str | None:
         return "one line of text (no newline, carriage return or NUL)"
     if len(value) < int(rule.get("min_length", 0)):
         return f"at least {rule['min_length']} characters"
+    if rule.get("trimmed") and value != value.strip():
+        return "text without leading or trailing white space (its reader strips it)"
     return None
 
 
