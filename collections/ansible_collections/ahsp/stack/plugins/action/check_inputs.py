@@ -1,36 +1,11 @@
-from __future__ import annotations
+"""The ahsp.stack.check_inputs action: a role's inputs checked on the controller, every problem at once.
 
-DOCUMENTATION = """
-    name: check_inputs
-    short_description: Validate a role's inputs against its argument specs and the files they land in
-    description:
-        - Runs on the controller only (no module is sent to the host), so a role or a whole-stack preflight can
-          check every input of every host before anything changes.
-        - Types, choices and required values come from the role's C(meta/argument_specs.yml) (Ansible's own
-          validator, so C(-e port=6380) given as a string is accepted as an integer).
-        - Formats come from I(rules) (one rule per variable, see below), and cross-variable conditions from
-          I(conditions). Every problem is reported at once, each naming its variable; secret values are never
-          echoed.
-    options:
-        rules:
-            description:
-                - Variable name to rule. A rule is a mapping with C(format) (see the formats in
-                  C(module_utils/inputs.py)) and optional C(min)/C(max) (integers), C(min_length),
-                  C(items) (rule for each list element), C(keys)/C(values) (rules for a mapping's keys and values),
-                  C(not_in) (names a mapping key may not take; compared trimmed and case-folded),
-                  C(allow_empty), C(secret) (never show the value).
-            type: dict
-            default: {}
-        conditions:
-            description: "List of C({that: <Jinja expression>, msg: <text naming the variables>}); each must be true."
-            type: list
-            elements: dict
-            default: []
-        argument_spec:
-            description: Entry point of the role's C(meta/argument_specs.yml) to check types against; empty skips it.
-            type: str
-            default: main
+Its documentation (options, examples, return values) is that of the module of
+the same name, plugins/modules/check_inputs.py, where ansible-doc and
+ansible-test read an action's documentation.
 """
+
+from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
