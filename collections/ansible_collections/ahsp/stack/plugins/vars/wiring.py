@@ -6,7 +6,7 @@ DOCUMENTATION = """
     requirements:
         - Enabled in configuration, listed before host_group_vars (see ansible.cfg)
     description:
-        - Loads C(wiring.yml) (next to this plugin) as variables of the C(all) group of every inventory
+        - Loads the collection's C(data/wiring.yml) as variables of the C(all) group of every inventory
           source (the address each host is reached on, the Redis URL and PostgreSQL settings the app hosts
           use, what Redis and PostgreSQL bind and whom pg_hba.conf admits).
         - Listed before C(host_group_vars), it sits below every value an inventory sets (C(group_vars/all),
@@ -33,7 +33,8 @@ from pathlib import Path
 from ansible.inventory.group import Group
 from ansible.plugins.vars import BaseVarsPlugin
 
-WIRING_FILE = Path(__file__).with_suffix(".yml")
+# Outside plugins/vars/, where a YAML file would be taken for plugin documentation.
+WIRING_FILE = Path(__file__).parents[2] / "data" / "wiring.yml"
 # The app the wiring reads its Redis ACL rules from: the repository's app/
 # (this file is collections/ansible_collections/ahsp/stack/plugins/vars/ in it).
 APP_DIR = Path(__file__).resolve().parents[6] / "app"
