@@ -12,7 +12,6 @@ gunicorn refuse to start instead of running half-configured.
 from __future__ import annotations
 
 import ipaddress
-from datetime import timedelta
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
@@ -82,7 +81,6 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
-    "axes",
     "detail_project",
 ]
 
@@ -98,8 +96,8 @@ MIDDLEWARE = [
     "detail_project.ratelimit.RateLimitMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    # Last, as django-axes requires: turns a lockout into its response.
-    "axes.middleware.AxesMiddleware",
+    # Turns a refused login into its 429 and marks browsers that logged in.
+    "detail_project.login_throttle.LoginThrottleMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -192,28 +190,23 @@ TREE_CACHE_SECONDS = env["TREE_CACHE_SECONDS"]
 if TREE_CACHE_SECONDS < 0:
     raise ImproperlyConfigured("TREE_CACHE_SECONDS must not be negative (0 disables the cache).")
 
-# --- Login throttling (django-axes, counted in Redis) -----------------------
+# --- Login throttling (detail_project/login_throttle.py, counted in Redis) --
 
+# The throttle admits or refuses each attempt before any password is checked.
 AUTHENTICATION_BACKENDS = [
-    "axes.backends.AxesStandaloneBackend",
+    "detail_project.login_throttle.LoginThrottleBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
 LOGIN_FAILURE_LIMIT = env["LOGIN_FAILURE_LIMIT"]
 LOGIN_LOCKOUT_SECONDS = env["LOGIN_LOCKOUT_SECONDS"]
-if LOGIN_FAILURE_LIMIT < 1 or LOGIN_LOCKOUT_SECONDS < 1:
-    raise ImproperlyConfigured("LOGIN_FAILURE_LIMIT and LOGIN_LOCKOUT_SECONDS must be at least 1.")
-AXES_HANDLER = "axes.handlers.cache.AxesCacheHandler"
-AXES_CACHE = "default"
-AXES_FAILURE_LIMIT = LOGIN_FAILURE_LIMIT
-AXES_COOLOFF_TIME = timedelta(seconds=LOGIN_LOCKOUT_SECONDS)
-# Two separate counters: one per client address, one per username.
-AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]
-AXES_RESET_ON_SUCCESS = True
-AXES_CLIENT_IP_CALLABLE = "detail_project.proxies.client_ip"
-AXES_LOCKOUT_CALLABLE = "detail_project.login_throttle.lockout_response"
-# The cache handler keeps nothing in the database: no admin pages, no access log.
-AXES_ENABLE_ADMIN = False
-AXES_DISABLE_ACCESS_LOG = True
+LOGIN_DELAY_SECONDS = env["LOGIN_DELAY_SECONDS"]
+LOGIN_DELAY_MAX_SECONDS = env["LOGIN_DELAY_MAX_SECONDS"]
+if min(LOGIN_FAILURE_LIMIT, LOGIN_LOCKOUT_SECONDS, LOGIN_DELAY_SECONDS) < 1:
+    raise ImproperlyConfigured(
+        "LOGIN_FAILURE_LIMIT, LOGIN_LOCKOUT_SECONDS and LOGIN_DELAY_SECONDS must be at least 1."
+    )
+if LOGIN_DELAY_MAX_SECONDS < LOGIN_DELAY_SECONDS:
+    raise ImproperlyConfigured("LOGIN_DELAY_MAX_SECONDS must not be less than LOGIN_DELAY_SECONDS.")
 
 # --- Static and media files -------------------------------------------------
 

@@ -1,6 +1,7 @@
 """App registration for the project-detail (work-item list) slice of AHSP."""
 
 from django.apps import AppConfig
+from django.contrib.auth.signals import user_logged_in
 
 
 class DetailProjectConfig(AppConfig):
@@ -10,3 +11,7 @@ class DetailProjectConfig(AppConfig):
 
     def ready(self) -> None:
         from . import checks  # noqa: F401 - registers the system checks
+        from .login_throttle import login_succeeded
+
+        # A login takes back what its own attempt counted (login_throttle.py).
+        user_logged_in.connect(login_succeeded, dispatch_uid="detail_project.login_succeeded")

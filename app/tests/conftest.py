@@ -12,7 +12,6 @@ import pytest
 from django.conf import settings
 from django.core.management import call_command
 from django.test import override_settings
-from django.test.signals import setting_changed
 
 from tests.postgres import PostgresServer, postgres, server_binaries
 from tests.redis_servers import APP_USER, RedisServer, start_redis
@@ -40,19 +39,6 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
         yield server
     finally:
         server.stop()
-
-
-def _rebind_axes(setting: str, **kwargs: Any) -> None:
-    """django-axes keeps the cache it was created with; a test that swaps CACHES must
-    hand it the new one, or later tests would count logins on a stopped server.
-    """
-    if setting == "CACHES":
-        from axes.handlers.proxy import AxesProxyHandler
-
-        AxesProxyHandler.get_implementation(force=True)
-
-
-setting_changed.connect(_rebind_axes)
 
 
 @pytest.fixture(scope="session", autouse=True)

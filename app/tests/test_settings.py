@@ -36,8 +36,8 @@ print(json.dumps({
     "SECURE_REDIRECT_EXEMPT": s.SECURE_REDIRECT_EXEMPT,
     "RATELIMIT": [s.RATELIMIT_ENABLED, s.RATELIMIT_REQUESTS, s.RATELIMIT_WINDOW,
                   s.RATELIMIT_FAIL_OPEN],
-    "AXES": [s.AXES_FAILURE_LIMIT, s.AXES_COOLOFF_TIME.total_seconds(),
-             s.AXES_LOCKOUT_PARAMETERS, s.AXES_HANDLER],
+    "LOGIN": [s.LOGIN_FAILURE_LIMIT, s.LOGIN_LOCKOUT_SECONDS, s.LOGIN_DELAY_SECONDS,
+              s.LOGIN_DELAY_MAX_SECONDS, s.AUTHENTICATION_BACKENDS[0]],
     "API_TEST_ENABLED": s.API_TEST_ENABLED,
     "APP_RELEASE": s.APP_RELEASE,
     "LOG_LEVEL": s.LOGGING["root"]["level"],
@@ -150,6 +150,8 @@ def test_debug_allows_a_development_key(tmp_path: Path) -> None:
         ("REDIS_URL", "http://127.0.0.1/1", "redis://HOST:PORT/DB"),
         ("REDIS_SENTINELS", "sentinel.example", "not HOST:PORT"),
         ("LOG_LEVEL", "LOUD", "LOG_LEVEL must be one of"),
+        ("LOGIN_DELAY_SECONDS", "0", "LOGIN_DELAY_SECONDS must be at least 1"),
+        ("LOGIN_DELAY_MAX_SECONDS", "0", "must not be less than LOGIN_DELAY_SECONDS"),
         ("SESSION_ENGINE", "django.contrib.sessions.backends.db", "SESSION_ENGINE must be one"),
     ],
 )
@@ -197,6 +199,8 @@ def test_production_values_are_parsed(tmp_path: Path) -> None:
         RATELIMIT_FAIL_OPEN="false",
         LOGIN_FAILURE_LIMIT="7",
         LOGIN_LOCKOUT_SECONDS="120",
+        LOGIN_DELAY_SECONDS="2",
+        LOGIN_DELAY_MAX_SECONDS="60",
         SESSION_ENGINE="django.contrib.sessions.backends.cached_db",
     )
     s = dump(env)
@@ -227,12 +231,7 @@ def test_production_values_are_parsed(tmp_path: Path) -> None:
     assert s["SECURE_PROXY_SSL_HEADER"] is None  # never: see detail_project/proxies.py
     assert s["SECURE_REDIRECT_EXEMPT"] == ["^health/$", "^health/live/$"]
     assert s["RATELIMIT"] == [True, 20, 30, False]
-    assert s["AXES"] == [
-        7,
-        120.0,
-        ["ip_address", "username"],
-        "axes.handlers.cache.AxesCacheHandler",
-    ]
+    assert s["LOGIN"] == [7, 120, 2, 60, "detail_project.login_throttle.LoginThrottleBackend"]
     assert s["API_TEST_ENABLED"] is False
     assert s["LOG_LEVEL"] == "DEBUG"
     assert s["ENV_FILES"] == [str(tmp_path / "app.env"), str(tmp_path / "secrets.env")]
@@ -270,7 +269,7 @@ def test_defaults(tmp_path: Path) -> None:
     assert s["SESSION_ENGINE"] == "django.contrib.sessions.backends.cache"
     assert s["SECURE_PROXY_SSL_HEADER"] is None
     assert s["RATELIMIT"] == [True, 10, 60, True]
-    assert s["AXES"][:2] == [5, 900.0]
+    assert s["LOGIN"][:4] == [5, 900, 1, 900]
     assert s["API_TEST_ENABLED"] is True
     assert s["LOG_LEVEL"] == "INFO"
     assert s["APP_RELEASE"] == "dev"
