@@ -68,19 +68,21 @@ image: host ## Build the systemd base images (FORCE=1 rebuilds)
 	@for suite in $(SUITES); do bash scripts/build-image.sh $$suite; done
 
 .PHONY: lint
-lint: venv ## yamllint, ansible-lint (production profile), ruff, README tables, input-rule tests
+lint: venv ## yamllint, ansible-lint (production profile), ruff, README tables, ansible-test sanity, unit tests
 	yamllint --strict .
 	ansible-lint --offline
 	ruff check .
 	ruff format --check .
 	$(VENV)/bin/python scripts/argspec_docs.py --check
 	$(VENV)/bin/python scripts/env_docs.py --check
+	$(VENV)/bin/python scripts/plugin_docs.py --check
 	@bash scripts/check-scenarios.sh
 	$(VENV)/bin/python -m pytest -q tests/unit
 
 .PHONY: docs
-docs: venv ## Regenerate the role README variable tables from meta/argument_specs.yml
+docs: venv ## Regenerate the README tables: role variables (meta/argument_specs.yml), the collection's plugins
 	$(VENV)/bin/python scripts/argspec_docs.py --write
+	$(VENV)/bin/python scripts/plugin_docs.py --write
 
 .PHONY: test-app
 test-app: venv ## Django app tests against a real redis-server
