@@ -77,6 +77,7 @@ lint: venv ## yamllint, ansible-lint (production profile), ruff, README tables, 
 	$(VENV)/bin/python scripts/env_docs.py --check
 	$(VENV)/bin/python scripts/plugin_docs.py --check
 	@bash scripts/check-scenarios.sh
+	@bash scripts/sanity.sh
 	$(VENV)/bin/python -m pytest -q tests/unit
 
 .PHONY: docs
