@@ -127,3 +127,44 @@ def test_every_entry_point_validates_first_and_once(inventory, playbook):
     ]
     preflights = [index for index, play in enumerate(plays) if play.strip().startswith("Preflight")]
     assert preflights == [0], plays
+
+
+def _inventory_without(base: Path, *names: str) -> Path:
+    base.mkdir(parents=True, exist_ok=True)
+    (base / "hosts.yml").write_text(INVENTORY.format(python=sys.executable))
+    (base / "group_vars" / "all").mkdir(parents=True)
+    values = {k: v for k, v in GROUP_VARS.items() if k not in names}
+    (base / "group_vars" / "all" / "main.yml").write_text(json.dumps(values))
+    return base
+
+
+@pytest.mark.parametrize(
+    ("missing", "message"),
+    [
+        (("redis_app_password",), "redis_app_password is required: in ACL mode"),
+        (("postgresql_db_password",), "postgresql_db_password is required with a `db` host"),
+        (("redis_requirepass",), "redis_requirepass is required"),
+    ],
+)
+def test_a_missing_value_is_named_with_what_needs_it(tmp_path, missing, message):
+    run = preflight(_inventory_without(tmp_path, *missing))
+    assert run.returncode != 0
+    assert message in run.stdout, run.stdout[-3000:]
+    assert "is undefined" not in run.stdout + run.stderr
+
+
+def test_the_redis_role_alone_needs_no_app_password(tmp_path):
+    """A user of the redis role alone gives its admin password, nothing of the app."""
+    inventory = _inventory_without(tmp_path / "inventory", "redis_app_password")
+    playbook = tmp_path / "redis-alone.yml"
+    playbook.write_text(
+        "- hosts: redis\n  gather_facts: false\n  tasks:\n"
+        "    - ansible.builtin.include_role: {name: redis, tasks_from: validate}\n"
+    )
+    env = {**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1",
+           "ANSIBLE_ROLES_PATH": str(ROOT / "roles")}  # fmt: skip
+    run = subprocess.run(
+        ["ansible-playbook", "-i", str(inventory), str(playbook)],
+        capture_output=True, text=True, env=env, timeout=300, check=False,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
