@@ -244,6 +244,10 @@ RATELIMIT_FAIL_OPEN = env["RATELIMIT_FAIL_OPEN"]
 API_TEST_ENABLED = env["API_TEST_ENABLED"]
 if RATELIMIT_REQUESTS < 1 or RATELIMIT_WINDOW < 1:
     raise ImproperlyConfigured("RATELIMIT_REQUESTS and RATELIMIT_WINDOW must be at least 1.")
+# IPv6 clients are counted by network (detail_project/proxies.py, client_network).
+RATELIMIT_IPV6_PREFIX = env["RATELIMIT_IPV6_PREFIX"]
+if not 1 <= RATELIMIT_IPV6_PREFIX <= 128:
+    raise ImproperlyConfigured("RATELIMIT_IPV6_PREFIX must be between 1 and 128.")
 
 # --- Internationalisation ---------------------------------------------------
 

@@ -5,7 +5,7 @@ admin login form) passes ``LoginThrottleBackend`` first, which admits or
 refuses the attempt in one Lua script, atomically, so parallel attempts on
 any worker or host cannot slip past a limit together:
 
-- **per client address** (``proxies.client_ip``): after ``LOGIN_FAILURE_LIMIT``
+- **per client address** (``proxies.client_network``): after ``LOGIN_FAILURE_LIMIT``
   failed logins from one address, whatever the usernames, every attempt from
   it is refused for ``LOGIN_LOCKOUT_SECONDS``, and each refused attempt starts
   that wait again. Only the address's own user is hurt by this;
@@ -52,7 +52,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django_redis import get_redis_connection
 
-from .proxies import client_ip
+from .proxies import client_network
 from .responses import json_error
 
 DEVICE_COOKIE = "ahsp_login_device"
@@ -165,7 +165,7 @@ def _device_id(request: HttpRequest, tag: str) -> str | None:
 
 def attempt_for(request: HttpRequest, username: str) -> Attempt:
     tag = username_tag(username)
-    keys = [_key("addr", client_ip(request)), _key("user", tag)]
+    keys = [_key("addr", client_network(request)), _key("user", tag)]
     device = _device_id(request, tag)
     if device is not None:
         keys.append(_key("device", device))

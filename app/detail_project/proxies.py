@@ -111,6 +111,31 @@ def client_ip(request: HttpRequest) -> str:
     return result
 
 
+@lru_cache(maxsize=4096)
+def _ipv6_network(address: str, prefix: int) -> str:
+    """``2001:db8:1:2::/64`` for any address in that network; the text back unchanged when
+    it is not an IPv6 address (``client_ip`` may answer ``unknown``).
+    """
+    try:
+        network = ipaddress.IPv6Network((ipaddress.IPv6Address(address), prefix), strict=False)
+    except ValueError:
+        return address
+    return str(network)
+
+
+def client_network(request: HttpRequest) -> str:
+    """The client as limits and lockouts count it: an IPv4 address as it is, an IPv6
+    address by its network of ``RATELIMIT_IPV6_PREFIX`` bits.
+
+    One IPv6 host is usually handed a whole /64 (SLAAC, privacy addresses), so
+    counting each address would give a single client 2^64 fresh allowances.
+    """
+    address = client_ip(request)
+    if ":" not in address:
+        return address
+    return _ipv6_network(address, int(settings.RATELIMIT_IPV6_PREFIX))
+
+
 def forwarded_scheme(request: HttpRequest) -> str | None:
     """``http``/``https`` from a trusted proxy's X-Forwarded-Proto (right-most value), else None."""
     header = request.META.get("HTTP_X_FORWARDED_PROTO", "")

@@ -18,7 +18,7 @@ from django.http import HttpRequest, HttpResponse
 from django_redis import get_redis_connection
 
 from .auth import resolve_api_user
-from .proxies import client_ip
+from .proxies import client_network
 from .redis_pool import CircuitOpenError
 from .responses import json_error
 from .sliding_log import Decision, hit
@@ -34,8 +34,8 @@ def key_prefix() -> str:
 
 
 def build_key(endpoint: str, client: str) -> str:
-    """``<cache prefix>:rate_limit:<endpoint>:<client>``,
-    e.g. ``ahsp:rate_limit:api_test:ip:192.0.2.7``.
+    """``<cache prefix>:rate_limit:<endpoint>:<client>``, e.g.
+    ``ahsp:rate_limit:api_test:ip:192.0.2.7`` or ``…:ip:2001:db8:1:2::/64``.
 
     Built by hand rather than with ``cache.make_key`` so the key has no
     cache-version segment; it stays under the prefix the Redis ACL allows.
@@ -46,7 +46,8 @@ def build_key(endpoint: str, client: str) -> str:
 
 
 def client_identity(request: HttpRequest) -> str:
-    """Authenticated users are limited per account (whatever their address), others per address.
+    """Authenticated users are limited per account (whatever their address), others per
+    address (an IPv6 client per network, see ``proxies.client_network``).
 
     A request with neither a bearer token nor a session cookie is anonymous
     without asking the session store or the database.
@@ -55,7 +56,7 @@ def client_identity(request: HttpRequest) -> str:
         user = resolve_api_user(request).user
         if user is not None:
             return f"user:{user.pk}"
-    return f"ip:{client_ip(request)}"
+    return f"ip:{client_network(request)}"
 
 
 def too_many_requests(decision: Decision) -> HttpResponse:

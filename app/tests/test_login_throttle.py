@@ -96,6 +96,15 @@ def test_an_address_is_locked_out_whatever_the_username(client: Client, staff: A
     assert attempt(client, "boss", PASSWORD, REMOTE_ADDR="192.0.2.8").status_code == 302
 
 
+def test_an_ipv6_client_is_locked_out_by_its_64(client: Client, staff: Any) -> None:
+    """Fresh addresses from the same /64 do not escape the lockout; the next /64 is free."""
+    for i in range(LIMIT):
+        attempt(client, f"guess-{i}", "wrong", REMOTE_ADDR=f"2001:db8:7:8::{i + 1}")
+    same_64 = attempt(client, "boss", PASSWORD, REMOTE_ADDR="2001:db8:7:8:ffff::1")
+    other_64 = attempt(client, "boss", PASSWORD, REMOTE_ADDR="2001:db8:7:9::1")
+    assert (same_64.status_code, other_64.status_code) == (429, 302)
+
+
 @override_settings(LOGIN_LOCKOUT_SECONDS=1)
 def test_every_attempt_during_an_address_lockout_restarts_it(client: Client, staff: Any) -> None:
     for i in range(LIMIT):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from detail_project.proxies import client_ip, parse_address
+from detail_project.proxies import client_ip, client_network, parse_address
 from django.test import Client, RequestFactory, override_settings
 
 TRUSTED = ["10.0.0.0/8", "2001:db8::/32", "192.0.2.10"]
@@ -83,3 +83,21 @@ def test_a_peer_seen_before_is_still_judged_by_its_own_headers() -> None:
         assert client_ip(request) == expected
     assert client_ip(factory.get("/", REMOTE_ADDR="not an address")) == "not an address"
     assert client_ip(factory.get("/", REMOTE_ADDR="")) == "unknown"
+
+
+@pytest.mark.parametrize(
+    ("remote", "prefix", "expected"),
+    [
+        ("203.0.113.5", 64, "203.0.113.5"),
+        ("::ffff:203.0.113.5", 64, "203.0.113.5"),
+        ("2001:db8:1:2:3:4:5:6", 64, "2001:db8:1:2::/64"),
+        ("[2001:db8:1:2::9]:443", 64, "2001:db8:1:2::/64"),
+        ("2001:db8:1:2:3:4:5:6", 56, "2001:db8:1::/56"),
+        ("2001:db8:1:2:3:4:5:6", 128, "2001:db8:1:2:3:4:5:6/128"),
+        ("not:an:address", 64, "not:an:address"),
+        ("", 64, "unknown"),
+    ],
+)
+def test_client_network(remote: str, prefix: int, expected: str) -> None:
+    with override_settings(RATELIMIT_IPV6_PREFIX=prefix):
+        assert client_network(RequestFactory().get("/", REMOTE_ADDR=remote)) == expected

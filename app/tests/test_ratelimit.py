@@ -80,6 +80,58 @@ def test_no_burst_at_the_window_edge(client: Client) -> None:
     assert after_edge == [200] + [429] * 9
 
 
+def statuses_from(client: Client, remote: str, count: int) -> list[int]:
+    return [client.get(TEST_URL, REMOTE_ADDR=remote).status_code for _ in range(count)]
+
+
+def test_ipv6_addresses_of_one_64_share_one_budget(
+    client: Client, redis_server: RedisServer
+) -> None:
+    """One host usually owns a whole /64: its addresses count as one client, another
+    /64 (even the next one) is another client.
+    """
+    assert statuses_from(client, "2001:db8:1:2::1", 5) == [200] * 5
+    assert statuses_from(client, "2001:db8:1:2:ffff:ffff:ffff:ffff", 5) == [200] * 5
+    assert statuses_from(client, "2001:db8:1:2:a:b:c:d", 1) == [429]
+    assert statuses_from(client, "2001:db8:1:3::1", 10) == [200] * 10
+    assert redis_server.client().exists("ahsp:rate_limit:api_test:ip:2001:db8:1:2::/64")
+
+
+def test_ipv4_clients_are_still_counted_per_address(client: Client) -> None:
+    assert statuses_from(client, "192.0.2.1", 11) == [200] * 10 + [429]
+    assert statuses_from(client, "192.0.2.2", 1) == [200]
+    # An IPv4-mapped IPv6 peer is that IPv4 client, not a member of ::ffff:0:0/64.
+    assert statuses_from(client, "::ffff:192.0.2.1", 1) == [429]
+    assert statuses_from(client, "::ffff:192.0.2.3", 1) == [200]
+
+
+@override_settings(TRUSTED_PROXIES=["10.0.0.0/8"])
+def test_a_forwarded_ipv6_client_is_counted_by_its_64(client: Client) -> None:
+    def via_proxy(forwarded: str) -> int:
+        return client.get(
+            TEST_URL, REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR=forwarded
+        ).status_code
+
+    assert [via_proxy(f"2001:db8:5:6::{i}") for i in range(1, 12)] == [200] * 10 + [429]
+    assert via_proxy("2001:db8:5:7::1") == 200
+
+
+@pytest.mark.parametrize(
+    ("prefix", "other", "shared"),
+    [
+        (48, "2001:db8:1:ffff::1", True),
+        (48, "2001:db8:2::1", False),
+        (128, "2001:db8:1:2::2", False),
+    ],
+)
+def test_the_ipv6_prefix_length_is_configurable(
+    client: Client, prefix: int, other: str, shared: bool
+) -> None:
+    with override_settings(RATELIMIT_IPV6_PREFIX=prefix):
+        assert statuses_from(client, "2001:db8:1:2::1", 10) == [200] * 10
+        assert statuses_from(client, other, 1) == [429 if shared else 200]
+
+
 def test_log_never_holds_more_than_the_limit_in_any_window(redis_server: RedisServer) -> None:
     """Randomly spaced decisions against the script directly; the admitted timestamps
     (Redis' clock, from the log itself) never exceed the limit within any window span.
