@@ -12,8 +12,15 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 PLUGINS = ROOT / "collections/ansible_collections/ahsp/stack/plugins"
+# Plugins document themselves in a module-level DOCUMENTATION string; a doc
+# fragment holds its text in a class attribute, which ansible-doc reads
+# through the modules that extend it.
 DOCUMENTED = sorted(
-    p for p in PLUGINS.rglob("*.py") if "DOCUMENTATION" in p.read_text() and p.name != "__init__.py"
+    p
+    for p in PLUGINS.rglob("*.py")
+    if "DOCUMENTATION" in p.read_text()
+    and p.name != "__init__.py"
+    and p.parent.name != "doc_fragments"
 )
 
 

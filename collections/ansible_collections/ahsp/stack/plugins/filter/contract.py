@@ -34,27 +34,42 @@ def from_toml(text: str) -> dict[str, Any]:
         raise AnsibleFilterError(f"from_toml: {exc}") from exc
 
 
-def app_env_reader(source_dir: str) -> ModuleType:
-    """The app's own environment reader (``config/env.py``) of the release being deployed.
-
-    Loaded from the source tree on the controller, once per file version: the
-    role checks every value with the function the app converts it with, so a
-    value the role accepts is one the app accepts.
-    """
-    path = Path(source_dir) / "config" / "env.py"
+def _app_module(source_dir: str, relative: str) -> ModuleType:
+    """A module of the app's source tree, loaded on the controller once per file version."""
+    path = Path(source_dir) / relative
     try:
         key = (str(path.resolve()), path.stat().st_mtime)
     except OSError as exc:
-        raise AnsibleFilterError(f"app_env_reader: {path}: {exc}") from exc
+        raise AnsibleFilterError(f"{relative}: {exc}") from exc
     if key not in _APP_READERS:
-        spec = importlib.util.spec_from_file_location(f"ahsp_app_env_{len(_APP_READERS)}", path)
+        spec = importlib.util.spec_from_file_location(f"ahsp_app_{len(_APP_READERS)}", path)
         if spec is None or spec.loader is None:
-            raise AnsibleFilterError(f"app_env_reader: {path} is not a Python module")
+            raise AnsibleFilterError(f"{path} is not a Python module")
         module = importlib.util.module_from_spec(spec)
         sys.modules[spec.name] = module  # dataclasses look their module up there
         spec.loader.exec_module(module)
         _APP_READERS[key] = module
     return _APP_READERS[key]
+
+
+def app_env_reader(source_dir: str) -> ModuleType:
+    """The app's own environment reader (``config/env.py``) of the release being deployed.
+
+    Loaded from the source tree on the controller: the role checks every value
+    with the function the app converts it with, so a value the role accepts is
+    one the app accepts.
+    """
+    return _app_module(source_dir, "config/env.py")
+
+
+def app_redis_library(source_dir: str) -> dict[str, str]:
+    """The release's Redis function library (``config/redis_functions.py``): its name and code.
+
+    The deploy loads it on the Redis primary as an administrator; the app's
+    own Redis user may only call its functions.
+    """
+    library = _app_module(source_dir, "config/redis_functions.py").library()
+    return {"name": library.name, "code": library.code}
 
 
 def _as_text(value: Any) -> str | None:
@@ -154,5 +169,6 @@ class FilterModule:
         return {
             "from_toml": from_toml,
             "env_contract_problems": env_contract_problems,
+            "app_redis_library": app_redis_library,
             "showmigrations_names": showmigrations_names,
         }
