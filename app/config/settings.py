@@ -249,6 +249,12 @@ RATELIMIT_IPV6_PREFIX = env["RATELIMIT_IPV6_PREFIX"]
 if not 1 <= RATELIMIT_IPV6_PREFIX <= 128:
     raise ImproperlyConfigured("RATELIMIT_IPV6_PREFIX must be between 1 and 128.")
 
+# --- Health probe (see detail_project/health.py) ----------------------------
+
+HEALTH_CACHE_SECONDS = env["HEALTH_CACHE_SECONDS"]
+if HEALTH_CACHE_SECONDS < 0:
+    raise ImproperlyConfigured("HEALTH_CACHE_SECONDS must not be negative (0: check every time).")
+
 # --- Internationalisation ---------------------------------------------------
 
 LANGUAGE_CODE = "en-us"

@@ -16,12 +16,21 @@ Both run concurrently (the database probe is already in its own thread), so
 /health/ answers within about a second even when both backends hang.
 Failures are logged with their traceback; callers only ever see "ok"/"error",
 so nothing about the infrastructure leaks to the public.
+
+``/health/`` is public, so a burst of probes must not become a burst of
+Redis writes and database queries: each process reuses its last report for
+``HEALTH_CACHE_SECONDS`` (``latest_report``), and while one request probes,
+the others of that process wait for its answer instead of probing too. An
+outage therefore shows as 503 at most that long (plus one probe) after it
+began, and recovery as 200 likewise. ``manage.py healthcheck`` always
+probes afresh.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -102,3 +111,42 @@ def run_checks() -> HealthReport:
     _record(report, "database", database_error)
     _record(report, "redis", redis_error)
     return report
+
+
+class _ReportCache:
+    """The last report of this process and when it stops being reused (monotonic clock)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.report: HealthReport | None = None
+        self.until = 0.0
+
+    def clear(self) -> None:
+        with self.lock:
+            self.report, self.until = None, 0.0
+
+
+_cache = _ReportCache()
+
+
+def latest_report() -> HealthReport:
+    """The report of a probe at most ``HEALTH_CACHE_SECONDS`` old; probes when there is none.
+
+    The lock is held while probing, so concurrent requests of a process (gthread
+    workers) wait for the one probe rather than all starting their own; the wait
+    is bounded by the probe's own deadline.
+    """
+    seconds = float(settings.HEALTH_CACHE_SECONDS)
+    if seconds <= 0:
+        return run_checks()
+    with _cache.lock:
+        if _cache.report is None or time.monotonic() >= _cache.until:
+            _cache.report = run_checks()
+            # Counted from the end of the probe: a slow probe is not stale at once.
+            _cache.until = time.monotonic() + seconds
+        return _cache.report
+
+
+def forget_latest_report() -> None:
+    """Make the next ``latest_report`` probe afresh (tests, and after settings change)."""
+    _cache.clear()

@@ -9,7 +9,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_GET
 
-from .health import run_checks
+from .health import latest_report
 
 
 @ensure_csrf_cookie
@@ -22,8 +22,10 @@ def index(request: HttpRequest) -> HttpResponse:
 @never_cache
 @require_GET
 def health(request: HttpRequest) -> JsonResponse:
-    """200 when every check passes, 503 otherwise, so a load balancer needs no body parsing."""
-    report = run_checks()
+    """200 when every check passes, 503 otherwise, so a load balancer needs no body parsing.
+    The checks' result is reused for ``HEALTH_CACHE_SECONDS`` (health.latest_report).
+    """
+    report = latest_report()
     return JsonResponse(report.as_dict(), status=200 if report.healthy else 503)
 
 

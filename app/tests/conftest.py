@@ -61,6 +61,14 @@ def _collected_static(static_root: Path) -> Iterator[None]:
 
 
 @pytest.fixture(autouse=True)
+def _fresh_health_report() -> None:
+    """/health/ reuses its last report for a moment; each test starts without one."""
+    from detail_project.health import forget_latest_report
+
+    forget_latest_report()
+
+
+@pytest.fixture(autouse=True)
 def _flush_redis(redis_server: RedisServer) -> None:
     """Rate-limit logs, sessions and login counters must not leak from one test into the next."""
     if redis_server.running:

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Iterator
 from io import StringIO
 from pathlib import Path
+from typing import Any
 
 import pytest
+from detail_project.health import latest_report
 from django.core.management import call_command
 from django.db.backends.signals import connection_created
 from django.test import Client, override_settings
+from django_redis import get_redis_connection
 
 from tests.conftest import caches_for
 from tests.helpers import clean_env, free_port, run_manage, strong_secret_key
@@ -75,11 +79,13 @@ def test_health_reuses_the_pool(client: Client, redis_server: RedisServer) -> No
     assert after - before <= 1  # ours (the info call) at most; the app opened none
 
 
+@override_settings(HEALTH_CACHE_SECONDS=0)
 def test_health_is_one_redis_write_and_no_new_database_connection(
     client: Client, redis_server: RedisServer
 ) -> None:
     """The Redis check is a single SET (a write, so a read-only Redis fails it); the
-    database probe keeps its own connection open across probes.
+    database probe keeps its own connection open across probes. With the report
+    not reused, every request probes.
     """
     opened: list[object] = []
 
@@ -109,7 +115,8 @@ def test_health_503_when_redis_stops(
     own_redis: RedisServer, caplog: pytest.LogCaptureFixture
 ) -> None:
     client = Client(raise_request_exception=False)  # a 500 must show up as a status, not hide
-    with override_settings(CACHES=caches_for(own_redis.url(), own_redis.app_password)):
+    caches = caches_for(own_redis.url(), own_redis.app_password)
+    with override_settings(CACHES=caches, HEALTH_CACHE_SECONDS=0):
         assert client.get("/health/").status_code == 200
         assert client.get("/api/test/").status_code == 200
 
@@ -172,3 +179,71 @@ def test_healthcheck_command_exit_codes_in_subprocess(
     body = json.loads(unhealthy.stdout)
     assert body["status"] == "error"
     assert body["checks"]["redis"] == "error"
+
+
+def redis_calls(r: Any) -> dict[str, int]:
+    """Commands Redis ran since the last CONFIG RESETSTAT, bookkeeping excluded."""
+    return {
+        name.removeprefix("cmdstat_"): v["calls"]
+        for name, v in r.info("commandstats").items()
+        if not name.startswith(("cmdstat_config", "cmdstat_info"))
+    }
+
+
+@override_settings(HEALTH_CACHE_SECONDS=2)
+def test_a_burst_of_health_probes_checks_once_per_interval(
+    client: Client, redis_server: RedisServer
+) -> None:
+    r = redis_server.client()
+    r.config_resetstat()
+    started = time.monotonic()
+    statuses = [client.get("/health/").status_code for _ in range(50)]
+    assert time.monotonic() - started < 2, "the burst must fit in one interval"
+    assert statuses == [200] * 50
+    assert redis_calls(r) == {"set": 1}
+    time.sleep(max(0.0, started + 2.1 - time.monotonic()))
+    assert client.get("/health/").status_code == 200
+    assert redis_calls(r) == {"set": 2}  # the interval is over: checked again
+
+
+@override_settings(HEALTH_CACHE_SECONDS=2)
+def test_concurrent_requests_wait_for_one_check(redis_server: RedisServer) -> None:
+    """Threads of one worker asking at once share the one check that runs."""
+    r = redis_server.client()
+    r.config_resetstat()
+    start = threading.Barrier(16)
+    healthy: list[bool] = []
+
+    def ask() -> None:
+        start.wait()
+        healthy.append(latest_report().healthy)
+
+    threads = [threading.Thread(target=ask) for _ in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    # Each thread checked a connection out of the app's pool; later tests count them.
+    get_redis_connection("default").connection_pool.disconnect()
+    assert healthy == [True] * 16
+    assert redis_calls(r) == {"set": 1}
+
+
+def test_a_redis_outage_is_a_503_once_the_interval_is_over(own_redis: RedisServer) -> None:
+    """Reusing the report trades at most one interval of staleness for cheap bursts."""
+    client = Client(raise_request_exception=False)
+    caches = caches_for(own_redis.url(), own_redis.app_password)
+    with override_settings(CACHES=caches, HEALTH_CACHE_SECONDS=1):
+        assert client.get("/health/").status_code == 200
+        checked = time.monotonic()
+        own_redis.pause()  # hung: a fresh check would wait for the socket timeout
+        try:
+            reused = client.get("/health/")
+            assert time.monotonic() - checked < 0.4  # reused, Redis was not asked
+            assert reused.status_code == 200
+            time.sleep(max(0.0, checked + 1.05 - time.monotonic()))
+            response = client.get("/health/")
+        finally:
+            own_redis.resume()
+    assert response.status_code == 503
+    assert response.json()["checks"] == {"database": "ok", "redis": "error"}

@@ -1,15 +1,19 @@
-"""A burst of /health/ over gunicorn opens no connections: every probe reuses the pools.
+"""A burst of /health/ over gunicorn opens no connections: every probe reuses the pools;
+and it checks the backends once per worker and HEALTH_CACHE_SECONDS, not once per probe.
 
 Counted from the servers' side: Redis' ``total_connections_received`` and
-PostgreSQL's connection log (``log_connections``).
+``commandstats``, PostgreSQL's connection log (``log_connections``).
 """
 
 from __future__ import annotations
 
+import math
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 
 from tests.helpers import gunicorn
 from tests.httpclient import request
@@ -42,11 +46,16 @@ def test_a_thousand_health_probes_open_no_connections(
 
         with ThreadPoolExecutor(max_workers=8) as pool:  # reaches every worker
             assert set(pool.map(probe, range(200), timeout=60)) == {200}
+        admin.config_resetstat()  # zeroes the connection count too: read it after this
         redis_before = admin.info("stats")["total_connections_received"]
         postgres_before = postgres_server.connections_received()
+        started = time.monotonic()
 
         with ThreadPoolExecutor(max_workers=8) as pool:
             statuses = list(pool.map(probe, range(BURST), timeout=120))
+
+        intervals = math.ceil((time.monotonic() - started) / settings.HEALTH_CACHE_SECONDS)
+        checks = admin.info("commandstats").get("cmdstat_set", {}).get("calls", 0)
 
         redis_after = admin.info("stats")["total_connections_received"]
         postgres_after = postgres_server.connections_received()
@@ -55,6 +64,7 @@ def test_a_thousand_health_probes_open_no_connections(
         ]
 
     assert statuses == [200] * BURST
+    assert checks <= WORKERS * (intervals + 1), (checks, intervals)  # not one per probe
     assert postgres_before >= WORKERS  # the log does count connections: each probe thread's
     assert redis_after - redis_before == 0
     assert postgres_after - postgres_before == 0

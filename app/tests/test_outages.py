@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.conf import settings
 
 from tests.helpers import gunicorn, run_manage, wait_for
 from tests.httpclient import request
@@ -71,6 +72,8 @@ def test_hung_redis(
         try:
             api_open = [request(opened.base_url, "/api/test/") for _ in range(6)]
             api_closed = [request(closed.base_url, "/api/test/") for _ in range(6)]
+            # A worker reuses its last /health/ report for HEALTH_CACHE_SECONDS.
+            time.sleep(settings.HEALTH_CACHE_SECONDS)
             health = [request(opened.base_url, "/health/") for _ in range(4)]
             live = request(opened.base_url, "/health/live/")
             tree_open = request(opened.base_url, tree, headers=bearer)
@@ -124,6 +127,7 @@ def test_hung_postgresql(
             assert request(server.base_url, "/health/").status == 200
         postgres_server.pause()
         try:
+            time.sleep(settings.HEALTH_CACHE_SECONDS)  # past the reuse of the last report
             health = [request(server.base_url, "/health/") for _ in range(6)]
             live = request(server.base_url, "/health/live/")
             api = request(server.base_url, "/api/test/")
@@ -167,5 +171,6 @@ def test_cut_database_sessions_do_not_fail_a_probe(
         for _ in range(6):
             assert request(server.base_url, "/health/").status == 200
         assert postgres_server.terminate_app_sessions() >= 1
+        time.sleep(settings.HEALTH_CACHE_SECONDS)  # each worker checks again, not reuses
         after = [request(server.base_url, "/health/").status for _ in range(6)]
     assert after == [200] * 6

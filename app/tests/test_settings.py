@@ -152,6 +152,7 @@ def test_debug_allows_a_development_key(tmp_path: Path) -> None:
         ("LOG_LEVEL", "LOUD", "LOG_LEVEL must be one of"),
         ("RATELIMIT_IPV6_PREFIX", "129", "RATELIMIT_IPV6_PREFIX must be between 1 and 128"),
         ("LOGIN_DELAY_SECONDS", "0", "LOGIN_DELAY_SECONDS must be at least 1"),
+        ("HEALTH_CACHE_SECONDS", "-1", "HEALTH_CACHE_SECONDS must not be negative"),
         ("LOGIN_DELAY_MAX_SECONDS", "0", "must not be less than LOGIN_DELAY_SECONDS"),
         ("SESSION_ENGINE", "django.contrib.sessions.backends.db", "SESSION_ENGINE must be one"),
     ],
