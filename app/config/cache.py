@@ -18,6 +18,10 @@ MAX_CONNECTIONS = 50
 POOL = "detail_project.redis_pool.BreakerConnectionPool"
 SENTINEL_POOL = "detail_project.redis_pool.BreakerSentinelConnectionPool"
 SENTINEL_FACTORY = "detail_project.redis_pool.SentinelConnectionFactory"
+# Values are stored as JSON or raw bytes, never pickled; an entry in any other
+# format reads as a miss (detail_project/cache_format.py).
+CLIENT = "detail_project.cache_format.MissOnInvalidClient"
+SERIALIZER = "detail_project.cache_format.JSONSerializer"
 
 
 @dataclass(frozen=True)
@@ -70,7 +74,8 @@ def redis_caches(config: RedisConfig) -> dict[str, Any]:
     if config.breaker_seconds < 0:
         raise ImproperlyConfigured("REDIS_BREAKER_SECONDS must not be negative")
     options: dict[str, Any] = {
-        "CLIENT_CLASS": "django_redis.client.DefaultClient",
+        "CLIENT_CLASS": CLIENT,
+        "SERIALIZER": SERIALIZER,
         "USERNAME": config.username or None,
         "PASSWORD": config.password or None,
         "SOCKET_CONNECT_TIMEOUT": config.connect_timeout,
@@ -82,7 +87,7 @@ def redis_caches(config: RedisConfig) -> dict[str, Any]:
         },
     }
     if config.sentinels:
-        # DefaultClient, not django-redis's SentinelClient: that one reads from
+        # A DefaultClient, not django-redis's SentinelClient: that one reads from
         # replicas, and a session or login counter written a moment ago may not
         # have reached a replica yet. Everything goes to the current master.
         options.update(

@@ -182,6 +182,9 @@ SESSION_ENGINE = env["SESSION_ENGINE"]
 if SESSION_ENGINE not in SESSION_ENGINES:
     raise ImproperlyConfigured(f"SESSION_ENGINE must be one of {', '.join(SESSION_ENGINES)}")
 SESSION_CACHE_ALIAS = "default"
+# JSON, never pickle: the cache backends store the session dict itself through
+# the cache's JSON format, and cached_db's database copy uses this serializer.
+SESSION_SERIALIZER = "django.contrib.sessions.serializers.JSONSerializer"
 
 # How long a project's tree JSON stays in Redis; keys change with every save
 # (detail_project/tree_cache.py), so this only bounds memory and edits made

@@ -29,6 +29,7 @@ print(json.dumps({
     "DATABASES": s.DATABASES["default"],
     "CACHES": s.CACHES,
     "SESSION_ENGINE": s.SESSION_ENGINE,
+    "SESSION_SERIALIZER": s.SESSION_SERIALIZER,
     "STORAGES": s.STORAGES,
     "STATIC_ROOT": str(s.STATIC_ROOT),
     "MEDIA_ROOT": str(s.MEDIA_ROOT),
@@ -217,7 +218,8 @@ def test_production_values_are_parsed(tmp_path: Path) -> None:
             "KEY_PREFIX": "ahsp",
             "TIMEOUT": 300,
             "OPTIONS": {
-                "CLIENT_CLASS": "django_redis.client.DefaultClient",
+                "CLIENT_CLASS": "detail_project.cache_format.MissOnInvalidClient",
+                "SERIALIZER": "detail_project.cache_format.JSONSerializer",
                 "USERNAME": "ahsp",
                 "PASSWORD": "s3cret",
                 "SOCKET_CONNECT_TIMEOUT": 0.25,
@@ -254,7 +256,7 @@ def test_sentinel_mode(tmp_path: Path) -> None:
     )
     assert options["SENTINELS"] == [["10.0.0.7", 26379], ["2001:db8::7", 26380]]
     assert options["SENTINEL_KWARGS"] == {"username": "ahsp", "password": "sentinel-secret"}
-    assert options["CLIENT_CLASS"] == "django_redis.client.DefaultClient"
+    assert options["CLIENT_CLASS"] == "detail_project.cache_format.MissOnInvalidClient"
 
 
 def test_defaults(tmp_path: Path) -> None:
@@ -269,6 +271,7 @@ def test_defaults(tmp_path: Path) -> None:
     assert s["CACHES"]["default"]["OPTIONS"]["PASSWORD"] is None
     assert s["CACHES"]["default"]["OPTIONS"]["USERNAME"] is None
     assert s["SESSION_ENGINE"] == "django.contrib.sessions.backends.cache"
+    assert s["SESSION_SERIALIZER"] == "django.contrib.sessions.serializers.JSONSerializer"
     assert s["SECURE_PROXY_SSL_HEADER"] is None
     assert s["RATELIMIT"] == [True, 10, 60, True]
     assert s["LOGIN"][:4] == [5, 900, 1, 900]
