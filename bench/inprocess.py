@@ -21,7 +21,7 @@ medians of a round differ by more than the limiter costs):
   included): the wall figure holds the wait for Redis' reply, the CPU figure
   what a saturated host pays per request.
 - one redis-py ``GET`` round trip on the app's own client and pool (what
-  the decision's one ``EVALSHA`` round trip is held against), and the
+  the decision's one ``FCALL`` round trip is held against), and the
   decision alone (the app's ``sliding_log.hit``).
 - a cProfile of limited requests: per request, the time inside the
   limiter's functions and redis-py's, and the slowest functions.
@@ -134,7 +134,7 @@ def measure(params: dict) -> dict:
     }
 
     with override_settings(RATELIMIT_ENABLED=True):
-        # Warm-up: imports, URL resolver, connection pool, the script loaded.
+        # Warm-up: imports, URL resolver, connection pool.
         for switch, call in kinds.values():
             switch()
             timed(call, 200)

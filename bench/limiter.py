@@ -1,8 +1,10 @@
 """The app's limiter outside HTTP: its own sliding log, a get-then-set baseline, memory per client.
 
 The bench runs the app's algorithm itself, not a copy: app/detail_project/
-sliding_log.py (``hit``, the ``LUA_SLIDING_LOG`` script, ``memory_per_client``)
-needs only redis-py, so it is loaded straight from its file, without Django.
+sliding_log.py (``hit``, the ``sliding_log`` Redis function it calls,
+``memory_per_client``) needs only redis-py and the app's function library
+(config/redis_functions.py), so both packages are loaded straight from the
+app's tree, without Django.
 
 The baseline is the runbook's approach (read the counter, compare, write
 count + 1) and lives here only, as the thing the app's limiter replaces. Both
@@ -12,6 +14,7 @@ stack's Redis, released together by a barrier, each making one decision.
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import sys
 import threading
@@ -21,37 +24,48 @@ from types import ModuleType
 import redis
 from common import ROOT, run_threads
 
-SLIDING_LOG_SOURCE = ROOT / "app" / "detail_project" / "sliding_log.py"
-_MODULE_NAME = "ahsp_app_sliding_log"
+APP_DIR = ROOT / "app"
+SLIDING_LOG_SOURCE = APP_DIR / "detail_project" / "sliding_log.py"
+
+
+def _app_package(name: str) -> None:
+    """Register one of the app's packages (``config``, ``detail_project``) from its directory.
+
+    Both have empty ``__init__.py`` files; their modules then import each
+    other as they do in the app, with nothing added to ``sys.path``.
+    """
+    if name in sys.modules:
+        return
+    directory = APP_DIR / name
+    spec = importlib.util.spec_from_file_location(
+        name, directory / "__init__.py", submodule_search_locations=[str(directory)]
+    )
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load the app's {name} package from {directory}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
 
 
 def sliding_log() -> ModuleType:
     """The app's sliding_log module, loaded from its file (once per process)."""
-    if _MODULE_NAME in sys.modules:
-        return sys.modules[_MODULE_NAME]
-    spec = importlib.util.spec_from_file_location(_MODULE_NAME, SLIDING_LOG_SOURCE)
-    if spec is None or spec.loader is None:
-        raise ImportError(f"cannot load {SLIDING_LOG_SOURCE}")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[_MODULE_NAME] = module  # dataclasses look their module up here
-    try:
-        spec.loader.exec_module(module)
-    except BaseException:
-        del sys.modules[_MODULE_NAME]
-        raise
-    for name in ("hit", "LUA_SLIDING_LOG", "SCRIPT_SHA", "memory_per_client"):
+    for package in ("config", "detail_project"):
+        _app_package(package)
+    module = importlib.import_module("detail_project.sliding_log")
+    for name in ("hit", "FUNCTION", "memory_per_client"):
         if not hasattr(module, name):
             raise LookupError(f"{SLIDING_LOG_SOURCE} has no {name}")
     return module
 
 
-def app_lua_script() -> str:
-    """The script the app runs for every decision (EVALSHA)."""
-    return sliding_log().LUA_SLIDING_LOG
+def app_library() -> ModuleType:
+    """The app's Redis function library module (config/redis_functions.py)."""
+    _app_package("config")
+    return importlib.import_module("config.redis_functions")
 
 
 def app_allow(client: redis.Redis, key: str, limit: int, window: int) -> bool:
-    """One decision of the app's limiter: its own ``hit`` (one EVALSHA round trip)."""
+    """One decision of the app's limiter: its own ``hit`` (one FCALL round trip)."""
     return bool(sliding_log().hit(client, key, limit, window).allowed)
 
 
@@ -127,7 +141,7 @@ def memory_figures(
     - ``MEMORY USAGE`` of one limiter key after `requests` admitted decisions
       (the app's own ``memory_per_client``), for the key shapes the app makes;
     - ``used_memory`` grown by `population` such clients (each given
-      `requests` decisions through the app's script, pipelined in batches),
+      `requests` decisions through the app's function, pipelined in batches),
       which adds Redis' key and expiry bookkeeping; the keys are deleted after.
 
     `client` must be an operator connection (MEMORY USAGE, INFO, CONFIG GET).
@@ -143,13 +157,13 @@ def memory_figures(
     ]
     for start in range(0, population, batch):
         client.delete(*keys[start : start + batch])
-    client.script_load(module.LUA_SLIDING_LOG)
+    client.function_load(app_library().library().code, replace=True)
     before = int(client.info("memory")["used_memory"])
     for start in range(0, population, batch):
         pipe = client.pipeline(transaction=False)
         for key in keys[start : start + batch]:
             for _ in range(requests):
-                pipe.evalsha(module.SCRIPT_SHA, 1, key, limit, window * 1_000_000)
+                pipe.fcall(module.FUNCTION, 1, key, limit, window * 1_000_000)
         pipe.execute()
     after = int(client.info("memory")["used_memory"])
     for start in range(0, population, batch):

@@ -96,8 +96,8 @@ def timed_samples(call: Callable[[], object], *, count: int) -> list[int]:
     return samples
 
 
-def _evalsha_calls(client: redis.Redis) -> int:
-    return int(client.info("commandstats").get("cmdstat_evalsha", {}).get("calls", 0))
+def _fcall_calls(client: redis.Redis) -> int:
+    return int(client.info("commandstats").get("cmdstat_fcall", {}).get("calls", 0))
 
 
 def limiter_round_trip(
@@ -109,7 +109,7 @@ def limiter_round_trip(
     limit: int = 1_000_000,
     window: int = 60,
 ) -> dict:
-    """One app limiter decision (its own ``hit``: EVALSHA of the sliding log) vs a plain GET.
+    """One app limiter decision (its own ``hit``: FCALL of the sliding log) vs a plain GET.
 
     Same redis-py client, interleaved in blocks so slow drifts of the machine
     hit both alike. Decisions rotate over `clients` keys, as requests from
@@ -130,18 +130,18 @@ def limiter_round_trip(
     for _ in range(warmup):
         decide()
         get()
-    before = _evalsha_calls(client)
+    before = _fcall_calls(client)
     decisions: list[int] = []
     gets: list[int] = []
     block = 1000
     for _ in range(max(1, count // block)):
         decisions += timed_samples(decide, count=block)
         gets += timed_samples(get, count=block)
-    after = _evalsha_calls(client)
+    after = _fcall_calls(client)
     for start in range(0, clients, 1000):
         client.delete(*keys[start : start + 1000])
     # Requests Redis received per limiter decision: 1.0 means the whole
-    # decision is a single EVALSHA round trip (the script stays loaded).
+    # decision is a single FCALL round trip (the library stays loaded).
     per_call = (after - before) / len(decisions)
     limiter = _percentiles(decisions)
     plain = _percentiles(gets)
@@ -150,11 +150,11 @@ def limiter_round_trip(
     )
     return {
         "limiter": {
-            "command": "limiter decision (app's hit: EVALSHA) via redis-py",
+            "command": "limiter decision (app's hit: FCALL) via redis-py",
             "requests": len(decisions),
             "clients": clients,
             **limiter,
         },
         "redis_py_get": {"command": "GET via redis-py", "requests": len(gets), **plain},
-        "evalsha_per_limiter_call": round(per_call, 3),
+        "fcall_per_limiter_call": round(per_call, 3),
     }

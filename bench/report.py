@@ -139,10 +139,10 @@ def _limiter_targets(r: dict) -> list[dict]:
     if "redis" in r:
         out.append(
             _target(
-                "limiter decision = one EVALSHA round trip",
-                f"{r['redis']['evalsha_per_limiter_call']} EVALSHA per decision",
+                "limiter decision = one FCALL round trip",
+                f"{r['redis']['fcall_per_limiter_call']} FCALL per decision",
                 "1.0",
-                abs(r["redis"]["evalsha_per_limiter_call"] - 1.0) < 0.01,
+                abs(r["redis"]["fcall_per_limiter_call"] - 1.0) < 0.01,
             )
         )
     return out

@@ -2,7 +2,7 @@
 
 Every login that goes through Django's ``authenticate()`` with a request (the
 admin login form) passes ``LoginThrottleBackend`` first, which admits or
-refuses the attempt in one Lua script, atomically, so parallel attempts on
+refuses the attempt in one Redis function call, atomically, so parallel attempts on
 any worker or host cannot slip past a limit together:
 
 - **per client address** (``proxies.client_network``): after ``LOGIN_FAILURE_LIMIT``
@@ -26,7 +26,7 @@ any worker or host cannot slip past a limit together:
 Every admitted attempt is counted as a failure up front, and a successful
 login takes back only its own: the username's record, its browser cookie's
 record and that username's share of the address's count. Counting up front
-is what makes the script the only decision (no check-then-count race); taking
+is what makes the function the only decision (no check-then-count race); taking
 back only one's own means logging into one account never clears what was
 counted against another, so an attacker cannot log into their own account
 to reset the address limit.
@@ -53,6 +53,7 @@ from django.http import HttpRequest, HttpResponse
 from django_redis import get_redis_connection
 
 from .proxies import client_network
+from .redis_functions import call
 from .responses import json_error
 
 DEVICE_COOKIE = "ahsp_login_device"
@@ -64,63 +65,14 @@ _ATTEMPT_ATTR = "_login_attempt"
 _REFUSAL_ATTR = "_login_refusal"
 _DEVICE_ATTR = "_login_device"
 
-# KEYS: address record, username record[, browser record]. ARGV: the username's
-# tag, limit, lockout ms, first delay ms, longest delay ms. The address record
-# is "<tag>=<count>;" per username tried from it (at most `limit` entries: an
-# address at the limit gets no new ones); the username record is
-# "<count>:<earliest next attempt, ms of Redis' clock>"; a browser record is
-# a count. Returns {0, 0} admitted, {1, ms} address locked, {2, ms} delayed.
-LUA_ATTEMPT = """
-local tag, limit, lockout = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
-local first, longest = tonumber(ARGV[4]), tonumber(ARGV[5])
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local record = redis.call('GET', KEYS[1]) or ''
-local total, mine = 0, 0
-for entry, n in string.gmatch(record, '(%x+)=(%d+);') do
-  total = total + tonumber(n)
-  if entry == tag then mine = tonumber(n) end
-end
-if total >= limit then
-  redis.call('PEXPIRE', KEYS[1], lockout)
-  return {1, lockout}
-end
-local user = redis.call('GET', KEYS[2]) or '0:0'
-local sep = string.find(user, ':', 1, true)
-local count, next_at = tonumber(string.sub(user, 1, sep - 1)), tonumber(string.sub(user, sep + 1))
-local known = KEYS[3] ~= nil and tonumber(redis.call('GET', KEYS[3]) or '0') < limit
-if not known and now < next_at then
-  return {2, next_at - now}
-end
-local kept = string.gsub(record, tag .. '=%d+;', '')
-redis.call('SET', KEYS[1], kept .. tag .. '=' .. (mine + 1) .. ';', 'PX', lockout)
-count = count + 1
-local delay = 0
-if count >= limit then delay = math.floor(math.min(first * 2 ^ (count - limit), longest)) end
-redis.call('SET', KEYS[2], count .. ':' .. string.format('%d', now + delay), 'PX', delay + lockout)
-if KEYS[3] ~= nil then
-  redis.call('INCRBY', KEYS[3], 1)
-  redis.call('PEXPIRE', KEYS[3], lockout)
-end
-return {0, 0}
-"""
-
-# The same KEYS and tag: remove this username's entry from the address record
-# (keeping its expiry) and forget the username's and the browser's counts.
-LUA_SUCCEEDED = """
-local record = redis.call('GET', KEYS[1])
-if record then
-  local kept = string.gsub(record, ARGV[1] .. '=%d+;', '')
-  if kept == '' then
-    redis.call('DEL', KEYS[1])
-  elseif kept ~= record then
-    redis.call('SET', KEYS[1], kept, 'KEEPTTL')
-  end
-end
-redis.call('DEL', KEYS[2])
-if KEYS[3] ~= nil then redis.call('DEL', KEYS[3]) end
-return 1
-"""
+# The decisions are functions of the app's Redis function library
+# (config/redis/login_attempt.lua and login_succeeded.lua, which say what
+# they take and return). The address record is "<tag>=<count>;" per
+# username tried from it (at most `limit` entries: an address at the limit
+# gets no new ones); the username record is "<count>:<earliest next attempt,
+# ms of Redis' clock>"; a browser record is a count.
+ATTEMPT = "login_attempt"
+SUCCEEDED = "login_succeeded"
 
 
 @dataclass(frozen=True)
@@ -176,17 +128,17 @@ def _milliseconds(seconds: float) -> int:
     return max(1, int(seconds * 1000))
 
 
-def _run(script: str, attempt: Attempt, *args: Any) -> Any:
-    """One script call on the app's pool; redis-py loads the script when Redis lacks it."""
+def _run(function: str, attempt: Attempt, *args: Any) -> Any:
+    """One FCALL of the library's ``function`` on the app's pool."""
     client = get_redis_connection("default")
-    return client.register_script(script)(keys=list(attempt.keys), args=[attempt.tag, *args])
+    return call(client, function, list(attempt.keys), [attempt.tag, *args])
 
 
 def admit(request: HttpRequest, username: str) -> Refusal | None:
     """Count one attempt, or say why it must not be made now (then nothing is counted)."""
     attempt = attempt_for(request, username)
     verdict, wait_ms = _run(
-        LUA_ATTEMPT,
+        ATTEMPT,
         attempt,
         settings.LOGIN_FAILURE_LIMIT,
         _milliseconds(settings.LOGIN_LOCKOUT_SECONDS),
@@ -235,7 +187,7 @@ def login_succeeded(sender: object, request: HttpRequest | None, user: Any, **kw
     attempt: Attempt | None = getattr(request, _ATTEMPT_ATTR, None)
     if request is None or attempt is None or attempt.tag != username_tag(user.get_username()):
         return
-    _run(LUA_SUCCEEDED, attempt)
+    _run(SUCCEEDED, attempt)
     setattr(request, _DEVICE_ATTR, f"{attempt.tag}:{secrets.token_hex(16)}")
 
 

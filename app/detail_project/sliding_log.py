@@ -1,4 +1,4 @@
-"""The limiter's algorithm: a sliding log in Redis, decided by one Lua script in one round trip.
+"""The limiter's algorithm: a sliding log in Redis, decided by one Redis function in one round trip.
 
 A fixed window lets a client spend its whole allowance at the end of one
 window and again at the start of the next (twice the limit within a moment).
@@ -15,69 +15,44 @@ ever admits more than the limit:
   costs nothing, and it never holds more than ``limit`` times.
 
 A string rather than a sorted set: three commands per decision instead of
-six (Redis charges every call a script makes), and half the memory. The
+six (Redis charges every call a function makes), and half the memory. The
 decision costs O(limit) inside Redis, negligible for limits in the hundreds.
 
+The decision is the ``sliding_log`` function of the app's function library
+(``config/redis/sliding_log.lua``, loaded by the deploy; see
+``config/redis_functions.py``): the app's Redis user may ``FCALL`` it but may
+not send code of its own.
+
 Django-free (needs only redis-py), so the benchmark can run the very same
-script and measure memory with ``memory_per_client``.
+function and measure memory with ``memory_per_client``.
 """
 
 from __future__ import annotations
 
-import hashlib
 import struct
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
 import redis
+from config.redis_functions import library
 from redis.connection import ConnectionPool
-from redis.exceptions import NoScriptError
+from redis.exceptions import ResponseError
 
-# KEYS[1] = log key; ARGV[1] = limit; ARGV[2] = window in microseconds.
-# Returns one integer: +/- (count * (window_s + 1) + reset_s), positive when
-# admitted, where count is the number of times in the window after this
-# decision and reset_s the whole seconds (1..window_s) until the oldest of
-# them leaves it. An integer is the cheapest reply to read (one line, no bulk
-# payload, nothing to split), and this runs on every API request; count and
-# reset_s stay far below 2^53 for any limit and window that make sense.
-# struct '<d' packs a time as an 8-byte double, exact for microsecond clocks
-# until the year 2255. Times are appended in clock order, so the first one
-# inside the window starts the part worth keeping; should Redis' clock ever
-# step back, later entries may be older, are then kept a little longer than
-# needed, and can only make the limiter stricter. The key expires a whole
-# window (rounded up to the millisecond) after the last admission, so it never
-# outlives its last entry by less than that entry's time in the window.
-LUA_SLIDING_LOG = """
-local key = KEYS[1]
-local limit = tonumber(ARGV[1])
-local window = tonumber(ARGV[2])
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local log = redis.call('GET', key) or ''
-local floor = now - window
-local start, oldest = #log + 1, now
-for i = 1, #log, 8 do
-  local stamp = struct.unpack('<d', log, i)
-  if stamp > floor then
-    start, oldest = i, stamp
-    break
-  end
-end
-local count = (#log - start + 1) / 8
-local seconds = math.ceil(window / 1000000)
-local reset = math.min(seconds, math.max(1, math.ceil((oldest + window - now) / 1000000)))
-if count >= limit then
-  return -(count * (seconds + 1) + reset)
-end
-redis.call('SET', key, string.sub(log, start) .. struct.pack('<d', now),
-           'PX', math.ceil(window / 1000))
-return (count + 1) * (seconds + 1) + reset
-"""
-SCRIPT_SHA = hashlib.sha1(LUA_SLIDING_LOG.encode()).hexdigest()  # noqa: S324 - Redis' script id
+from .redis_functions import function_missing, load_library
 
-# EVALSHA <sha> 1 <key> <limit> <window_us> in RESP, all but the key packed once.
-_COMMAND_HEAD = b"*6\r\n$7\r\nEVALSHA\r\n$40\r\n%b\r\n$1\r\n1\r\n" % SCRIPT_SHA.encode()
+# The Lua source (config/redis/sliding_log.lua) says what it returns: one
+# integer, +/- (count * (window_s + 1) + reset_s), positive when admitted,
+# where count is the number of times in the window after this decision and
+# reset_s the whole seconds (1..window_s) until the oldest of them leaves it.
+# An integer is the cheapest reply to read, and this runs on every API request.
+FUNCTION = library().function("sliding_log")
+
+# FCALL <function> 1 <key> <limit> <window_us> in RESP, all but the key packed once.
+_COMMAND_HEAD = b"*6\r\n$5\r\nFCALL\r\n$%d\r\n%b\r\n$1\r\n1\r\n" % (
+    len(FUNCTION),
+    FUNCTION.encode(),
+)
 
 
 @dataclass(slots=True)
@@ -121,10 +96,10 @@ def _round_trip(pool: ConnectionPool, command: list[bytes]) -> Any:
         pool.release(connection)
 
 
-def _evalsha(client: redis.Redis, key: str, limit: int, window_us: int) -> int:
-    """EVALSHA on a pooled connection, without redis-py's per-command machinery.
+def _fcall(client: redis.Redis, key: str, limit: int, window_us: int) -> int:
+    """FCALL on a pooled connection, without redis-py's per-command machinery.
 
-    Why not ``client.evalsha``: on a busy app host, redis-py's generic command
+    Why not ``client.fcall``: on a busy app host, redis-py's generic command
     path (argument packing, observability hooks, response callbacks, several
     layers of calls) costs about a quarter of a round trip, paid on every API
     request. The command here is packed once but for the key, and sent the way
@@ -132,33 +107,36 @@ def _evalsha(client: redis.Redis, key: str, limit: int, window_us: int) -> int:
     client's pool (so the pool's own checks and ``redis_pool``'s breaker still
     apply), the connection's own ``Retry`` policy around send and read with a
     disconnect before a retry, and the connection back to the pool whatever
-    happens. A single-connection client takes redis-py's ordinary path (with
-    the same NOSCRIPT handling).
+    happens. A single-connection client takes redis-py's ordinary path.
 
-    Redis may have forgotten the script (restart, failover to a node that never
-    saw it, SCRIPT FLUSH): NOSCRIPT loads it and the call is repeated, so a
-    worker loads it at most once per Redis that lacks it, never per request.
+    A Redis without the library (a fresh development server) gets it loaded
+    once and the call repeated; where the app may not load it (production's
+    ACL), the NOPERM error propagates.
     """
     if client.connection is not None:
         try:
-            return int(client.evalsha(SCRIPT_SHA, 1, key, limit, window_us))  # type: ignore[arg-type]
-        except NoScriptError:
-            client.script_load(LUA_SLIDING_LOG)
-            return int(client.evalsha(SCRIPT_SHA, 1, key, limit, window_us))  # type: ignore[arg-type]
+            return int(client.fcall(FUNCTION, 1, key, limit, window_us))  # type: ignore[arg-type]
+        except ResponseError as error:
+            if not function_missing(error):
+                raise
+            load_library(client)
+            return int(client.fcall(FUNCTION, 1, key, limit, window_us))  # type: ignore[arg-type]
     encoded = key.encode()
     command = [
         b"%b$%d\r\n%b\r\n%b" % (_COMMAND_HEAD, len(encoded), encoded, _arguments(limit, window_us))
     ]
     try:
         return _round_trip(client.connection_pool, command)
-    except NoScriptError:
-        client.script_load(LUA_SLIDING_LOG)
+    except ResponseError as error:
+        if not function_missing(error):
+            raise
+        load_library(client)
         return _round_trip(client.connection_pool, command)
 
 
 def hit(client: redis.Redis, key: str, limit: int, window: int) -> Decision:
-    """Decide one request against ``key``: one EVALSHA round trip."""
-    reply = _evalsha(client, key, limit, window * 1_000_000)
+    """Decide one request against ``key``: one FCALL round trip."""
+    reply = _fcall(client, key, limit, window * 1_000_000)
     count, reset_after = divmod(abs(reply), window + 1)
     return Decision(
         allowed=reply > 0,

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import redis
+from config.redis_functions import library
 
 from tests.helpers import (
     APP_DIR,
@@ -78,6 +79,10 @@ class RedisServer:
             password=self.app_password, socket_timeout=5, socket_connect_timeout=5,
         )  # fmt: skip
 
+    def load_functions(self) -> None:
+        """The app's function library, loaded as the deploy loads it: by the administrator."""
+        self.client().function_load(library().code, replace=True)
+
     def stop(self) -> None:
         self.resume()
         stop_process(self.proc)
@@ -89,6 +94,7 @@ class RedisServer:
         stop_process(self.proc)
         self.proc = _start_process(self.workdir / f"redis-{self.port}.conf", sentinel=False)
         wait_for(lambda: _pings(self), STARTUP_TIMEOUT, "redis-server restart")
+        self.load_functions()  # a real server keeps them in its RDB and AOF
 
     def pause(self) -> None:
         """SIGSTOP: the kernel still accepts connections, nothing is ever answered."""
@@ -162,6 +168,8 @@ def start_redis(
         )
         try:
             wait_for(lambda s=server: _pings(s), STARTUP_TIMEOUT, "redis-server start")
+            if replica_of is None:
+                server.load_functions()
             return server
         except Exception as exc:  # port taken between free_port() and bind: retry
             last_error = exc

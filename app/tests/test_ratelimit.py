@@ -171,7 +171,7 @@ def test_log_lives_in_redis_under_the_documented_key(
 
 def test_one_redis_round_trip_per_request(client: Client, redis_server: RedisServer) -> None:
     r = redis_server.client()
-    client.get(TEST_URL)  # the first decision in a process also loads the script
+    client.get(TEST_URL)
     r.config_resetstat()
     for _ in range(5):
         client.get(TEST_URL)
@@ -181,36 +181,55 @@ def test_one_redis_round_trip_per_request(client: Client, redis_server: RedisSer
         for name, v in stats.items()
         if not name.startswith(("cmdstat_config", "cmdstat_info"))
     }
-    # One EVALSHA per request from the client; TIME, GET and SET run inside
-    # the script (Redis counts those too).
-    assert calls == {"evalsha": 5, "time": 5, "get": 5, "set": 5}
+    # One FCALL per request from the client; TIME, GET and SET run inside
+    # the function (Redis counts those too).
+    assert calls == {"fcall": 5, "time": 5, "get": 5, "set": 5}
 
 
-def test_script_is_reloaded_when_redis_forgets_it(
+def test_without_its_functions_the_app_cannot_load_them_and_fails_as_configured(
     client: Client, redis_server: RedisServer
 ) -> None:
+    """The app's user may only FCALL: a Redis that lost the library (FUNCTION FLUSH) is a
+    limiter that is unavailable (fail open by default), until the administrator loads it.
+    """
+    admin = redis_server.client()
     assert client.get(TEST_URL).status_code == 200
-    redis_server.client().script_flush()
+    admin.function_flush()
+    try:
+        assert client.get(TEST_URL).status_code == 200  # failed open, not decided
+        assert len(admission_times(admin, KEY)) == 1
+        denied = [entry["object"] for entry in admin.acl_log()]
+        assert denied == ["function|load"]  # the app tried FUNCTION LOAD and was refused
+    finally:
+        admin.acl_log_reset()
+        redis_server.load_functions()
     assert client.get(TEST_URL).status_code == 200
-    assert len(admission_times(redis_server.client(), KEY)) == 2
+    assert len(admission_times(admin, KEY)) == 2
 
 
-def test_a_single_connection_client_also_reloads_a_forgotten_script(
+def test_a_single_connection_client_loads_a_missing_library_where_it_may(
     redis_server: RedisServer,
 ) -> None:
-    """`hit` with any redis.Redis: a single-connection client goes through redis-py's own path."""
+    """`hit` with any redis.Redis: a single-connection client goes through redis-py's own
+    path, and an administrator's connection (development) loads a missing library itself.
+    """
     admin = redis_server.client()
-    admin.script_flush()
-    single = redis.Redis(
+    admin.function_flush()
+    try:
+        decisions = [hit(admin, "ahsp:rate_limit:single", 2, 60) for _ in range(3)]
+    finally:
+        admin.delete("ahsp:rate_limit:single")
+        redis_server.load_functions()
+    assert [d.allowed for d in decisions] == [True, True, False]
+    app = redis.Redis(
         host="127.0.0.1", port=redis_server.port, db=1, username=APP_USER,
         password=redis_server.app_password, single_connection_client=True,
     )  # fmt: skip
     try:
-        decisions = [hit(single, "ahsp:rate_limit:single", 2, 60) for _ in range(3)]
+        assert hit(app, "ahsp:rate_limit:single", 2, 60).allowed
     finally:
-        single.close()
+        app.close()
         admin.delete("ahsp:rate_limit:single")
-    assert [d.allowed for d in decisions] == [True, True, False]
 
 
 @override_settings(RATELIMIT_WINDOW=1)
@@ -361,12 +380,12 @@ def test_decision_reply_carries_count_and_reset_for_any_limit_and_window(
     assert 6_000 < redis_server.client().pttl("ahsp:rate_limit:reply:one") <= 7_000
 
 
-def test_the_app_pool_loads_the_script_once_and_keeps_one_connection(
+def test_the_app_pool_keeps_one_connection_and_one_call_per_decision(
     redis_server: RedisServer,
 ) -> None:
-    """Decisions go straight through the app's pool (breaker pool, ACL user): after
-    SCRIPT FLUSH the first one loads the script, none after it does, and every
-    connection goes back to the pool (one open connection for sequential calls).
+    """Decisions go straight through the app's pool (breaker pool, ACL user): one FCALL
+    each, and every connection goes back to the pool (one open connection for sequential
+    calls).
     """
     from django_redis import get_redis_connection
 
@@ -374,13 +393,12 @@ def test_the_app_pool_loads_the_script_once_and_keeps_one_connection(
     admin = redis_server.client()
     key = "ahsp:rate_limit:pool:ip:192.0.2.10"
     hit(app, key, 100, 60)
-    admin.script_flush()
     admin.config_resetstat()
     for _ in range(20):
         assert hit(app, key, 100, 60).allowed
     calls = {name: v["calls"] for name, v in admin.info("commandstats").items()}
-    assert calls["cmdstat_script|load"] == 1
-    assert calls["cmdstat_evalsha"] == 21  # one NOSCRIPT, then one per decision
+    assert calls["cmdstat_fcall"] == 20
+    assert "cmdstat_function|load" not in calls
     assert len(admission_times(admin, key)) == 21
     app_connections = [c for c in admin.client_list() if c.get("user") == APP_USER]
     assert len(app_connections) == 1

@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 import redis
 from config.cache import KEY_PREFIX
+from config.redis_functions import library
 
 from tests.redis_servers import APP_DIR, APP_RULES, RedisServer
 
@@ -81,8 +82,7 @@ def test_dangerous_commands_are_refused_without_running_them(
         ("EXISTS", "ahsp:1:x"),
         ("PEXPIRE", "ahsp:1:x", "100"),
         ("INCRBY", "ahsp:1:x", "1"),
-        ("EVALSHA", "0" * 40, "1", "ahsp:rate_limit:x"),
-        ("SCRIPT", "LOAD", "return 1"),
+        ("FCALL", "ahsp_0_sliding_log", "1", "ahsp:rate_limit:x"),
         ("SELECT", "1"),
         ("TIME",),
     ],
@@ -100,9 +100,34 @@ def test_keys_outside_the_prefix_are_refused(app_user: redis.Redis, key: str) ->
         app_user.get(key)
 
 
-def test_scripts_cannot_reach_outside_the_prefix_either(app_user: redis.Redis) -> None:
-    with pytest.raises(redis.exceptions.ResponseError, match=r"(?i)noperm|permission"):
-        app_user.eval("return redis.call('SET', KEYS[1], 1)", 1, "other:key")
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("EVAL", "while true do end", "0"),
+        ("EVALSHA", "0" * 40, "0"),
+        ("EVAL_RO", "return 1", "0"),
+        ("SCRIPT", "LOAD", "while true do end"),
+        ("FUNCTION", "LOAD", "#!lua name=x\nredis.register_function('x', function() end)"),
+        ("FUNCTION", "DELETE", "x"),
+        ("FUNCTION", "FLUSH"),
+        ("FUNCTION", "KILL"),
+    ],
+)
+def test_the_app_cannot_send_code_of_its_own(
+    app_user: redis.Redis, command: tuple[str, ...]
+) -> None:
+    """Only the administrator loads code; an endless script would freeze Redis for everyone."""
+    with pytest.raises(redis.exceptions.NoPermissionError):
+        app_user.execute_command(*command)
+
+
+def test_functions_cannot_reach_outside_the_prefix_either(app_user: redis.Redis) -> None:
+    """A function runs its commands with the caller's rights: the key pattern still holds."""
+    name = library().function("sliding_log")
+    with pytest.raises(
+        redis.exceptions.ResponseError, match=r"(?i)noperm|permission|no permissions"
+    ):
+        app_user.fcall(name, 1, "other:key", 10, 1_000_000)
 
 
 def test_the_rules_in_effect_are_the_files(redis_server: RedisServer) -> None:

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import redis
 from detail_project.redis_pool import BreakerConnectionPool, CircuitOpenError, no_retry
+from detail_project.sliding_log import hit
 
 from tests.redis_servers import APP_USER, RedisServer, start_redis
 from tests.tcp_proxy import TcpProxy, tcp_proxy
@@ -75,9 +76,9 @@ def test_a_reset_connection_is_replaced_once_within_the_call(
     assert time.monotonic() - started < SOCKET_TIMEOUT  # no timeout was waited for
     assert proxy.accepted == 2  # exactly one reconnect
     assert pool.breaker is not None and not pool.breaker.is_open
-    # The limiter's script goes through the same path (EVALSHA on a fresh socket).
+    # The limiter's function goes through the same path (FCALL on a fresh socket).
     proxy.forget()
-    assert client.eval("return 1", 0) == 1
+    assert hit(client, "ahsp:rate_limit:reconnect", 5, 60).allowed
     assert proxy.accepted == 3
 
 

@@ -313,7 +313,7 @@ def test_sections_left_out_are_not_judged(met: dict) -> None:
             10**6,
             "/health/ new Redis connections",
         ),
-        (("redis", "evalsha_per_limiter_call"), 2.0, "limiter decision = one EVALSHA round trip"),
+        (("redis", "fcall_per_limiter_call"), 2.0, "limiter decision = one FCALL round trip"),
         (
             ("day2", "checks", "redis", "pid_after"),
             "1",
@@ -365,8 +365,9 @@ def test_day2_figures_from_the_load_generators_summary() -> None:
 def test_the_bench_runs_the_apps_own_limiter() -> None:
     module = limiter.sliding_log()
     assert module.__file__ == str(limiter.SLIDING_LOG_SOURCE)
-    assert limiter.app_lua_script() == module.LUA_SLIDING_LOG
-    assert "TIME" in module.LUA_SLIDING_LOG
+    library = limiter.app_library().library()
+    assert library.function("sliding_log") == module.FUNCTION
+    assert "redis.call('TIME')" in library.code
 
 
 def test_app_limiter_is_exact_and_the_baseline_is_not_stricter(redis_url: dict) -> None:
@@ -402,12 +403,12 @@ def test_memory_per_tracked_client(redis_url: dict) -> None:
     assert not list(client.scan_iter(match="ahsp:rate_limit:bench_*"))
 
 
-def test_limiter_round_trip_is_one_evalsha_per_decision(redis_url: dict) -> None:
+def test_limiter_round_trip_is_one_fcall_per_decision(redis_url: dict) -> None:
     import redisrtt
 
     client = redis.Redis(**redis_url)
     figures = redisrtt.limiter_round_trip(client, limiter.sliding_log().hit, count=2000, clients=64)
-    assert figures["evalsha_per_limiter_call"] == 1.0
+    assert figures["fcall_per_limiter_call"] == 1.0
     assert figures["limiter"]["requests"] == figures["redis_py_get"]["requests"] == 2000
     assert not list(client.scan_iter(match="bench:rtt:limiter:*"))
 

@@ -1,6 +1,8 @@
 """Redis down: every app host's /health/ says so, the API answers without a 500.
 
-Redis back: healthy again, in every worker. A worker that saw Redis fail
+Each worker reuses its last /health/ report for HEALTH_CACHE_SECONDS, so
+the outage shows within that interval. Redis back: healthy again, in every
+worker. A worker that saw Redis fail
 skips it for app_redis_breaker_seconds (its circuit breaker), so each worker
 is healthy again at most that long after Redis is: the test waits that
 long, then asks every host several times.
@@ -22,6 +24,11 @@ def test_redis_outage_and_recovery(hosts, client):
     redis.check_output("systemctl stop redis-server")
     try:
         for app in APPS:
+            # A worker reuses its last report for HEALTH_CACHE_SECONDS (1 s by
+            # default), so the outage shows within that interval.
+            wait_for(
+                lambda app=app: health(client, app).status == 503, 10, f"{app} reports the outage"
+            )
             response = health(client, app)
             assert response.status == 503, response.body
             body = response.json()
