@@ -218,6 +218,38 @@ def test_app_user_is_limited_to_its_keys_and_commands(hosts):
     assert answers[8].startswith(("-WRONGPASS", "-NOAUTH")), answers
 
 
+def test_the_app_calls_the_deployed_functions_and_sends_no_code(hosts):
+    """The deploy loaded the release's library on the primary; the app's user may only call it."""
+    function = _app_library().function("sliding_log")
+    answers = _as_app(
+        hosts,
+        f"ahsp-app FCALL {function} 1 ahsp:molecule:fcall 5 60000000",
+        "ahsp-app DEL ahsp:molecule:fcall",
+        "ahsp-app EVALSHA " + "0" * 40 + " 0",
+        "ahsp-app SCRIPT LOAD x",
+        "ahsp-app FUNCTION FLUSH",
+        "ahsp-app FUNCTION DELETE " + function.rsplit("_", 2)[0],
+    )
+    assert answers[0].startswith(":") and int(answers[0][1:]) > 0, answers  # admitted
+    assert answers[1] == ":1", answers
+    for denied in answers[2:]:
+        assert denied.startswith("-NOPERM"), answers
+
+
+def _app_library():
+    """The app's function library, as the deploy built it from app/config/redis/."""
+    import importlib.util
+
+    path = ROOT_DIR / "app" / "config" / "redis_functions.py"
+    spec = importlib.util.spec_from_file_location("molecule_app_redis_functions", path)
+    module = importlib.util.module_from_spec(spec)
+    import sys
+
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module.library()
+
+
 def test_postgresql_admits_exactly_the_app_hosts(hosts):
     hba = pg_hba(hosts[DB])
     for app in APPS:
