@@ -181,6 +181,26 @@ def test_env_value_drift_is_repaired(host):
     assert "tampered" not in host.file("/etc/ahsp/secrets.env").content_string
 
 
+def test_environment_the_release_refuses_never_goes_live(host):
+    """Each value passes the role's checks (the app's own reader), but the release's settings
+    refuse the combination: the staged files are refused and the live ones stay as they were.
+    """
+    state = "sha256sum /etc/ahsp/app.env /etc/ahsp/secrets.env"
+    before = host.check_output(state)
+    extra = {"app_extra_env": {"TIME_ZONE": "Asia/Jakarta", "LOGIN_FAILURE_LIMIT": 0}}
+    refused = run_playbook("converge.yml", "--extra-vars", json.dumps(extra))
+    assert refused.rc != 0, refused.tail()
+    assert "does not boot with the new environment files" in refused.output, refused.tail()
+    assert "LOGIN_FAILURE_LIMIT" in refused.output, refused.tail()
+    assert host.check_output(state) == before
+    assert 'LOGIN_FAILURE_LIMIT="0"' in host.file("/etc/ahsp/app.env.next").content_string
+
+    again = run_playbook("converge.yml")
+    assert again.rc == 0, again.tail()
+    assert again.changed() == 0, again.tail()
+    assert host.check_output(state) == before
+
+
 def test_release_drift_is_put_back_then_clean(host, release):
     """An edited, a removed and a re-permissioned file of the release: one run puts all three
     back (the layout run compares the tree with its archive), the next changes nothing.
@@ -216,6 +236,11 @@ def test_release_drift_is_put_back_then_clean(host, release):
         ({"app_base_dir": "/srv"}, "app_base_dir"),
         ({"app_config_dir": "/etc"}, "app_config_dir"),
         ({"app_media_root": "/var/lib"}, "app_media_root"),
+        ({"app_media_root": "/etc/cron.d"}, "app_media_root"),
+        ({"app_extra_env": {"STATIC_ROOT": "/srv/ahsp/shared/data"}}, "STATIC_ROOT"),
+        ({"app_extra_env": {"LOGIN_FAILURE_LIMIT": " 5"}}, "LOGIN_FAILURE_LIMIT"),
+        ({"app_trusted_proxies": "10.0.0.0/8"}, "app_trusted_proxies"),
+        ({"app_trusted_proxies": ["fe80::1%eth0"]}, "app_trusted_proxies"),
         ({"app_user": "Bad User"}, "app_user"),
         ({"app_secret_key": "too-short"}, "app_secret_key"),
         ({"app_redis_url": "redis://user:pw@host:6379/1"}, "app_redis_url"),
