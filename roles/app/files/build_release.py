@@ -34,7 +34,8 @@ from pathlib import Path
 # ...), a test or cache directory, or any directory holding a virtualenv:
 # a developer's local settings, databases and bytecode never reach a host.
 SHIPPED_SUFFIXES = {
-    ".py", ".html", ".txt", ".toml", ".css", ".js", ".json", ".svg", ".png", ".ico", ".woff2",
+    ".py", ".lua", ".html", ".txt", ".toml", ".css", ".js", ".json",
+    ".svg", ".png", ".ico", ".woff2",
 }  # fmt: skip
 EXCLUDED_DIRS = {"tests", "__pycache__", "staticfiles", "media", "node_modules", "build", "dist"}
 RELEASE_FILE = "RELEASE"  # the release id, written into the archive; the app reports it
