@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 import yaml
+from generated_block import replace_block
 
 ROOT = Path(__file__).resolve().parent.parent
 COLLECTION = ROOT / "collections/ansible_collections/ahsp/stack"
@@ -170,11 +171,7 @@ def missing_citations(text: str) -> list[str]:
 
 def update(text: str, table: str, where: Path) -> str:
     """The README text with the generated block replaced."""
-    if BEGIN not in text or END not in text:
-        raise SystemExit(f"{where}: missing the markers\n{BEGIN}\n{END}")
-    head, rest = text.split(BEGIN, 1)
-    _, tail = rest.split(END, 1)
-    return f"{head}{BEGIN}\n{table}\n{END}{tail}"
+    return replace_block(text, BEGIN, END, table, where)
 
 
 def main() -> int:

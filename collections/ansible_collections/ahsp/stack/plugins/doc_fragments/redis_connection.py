@@ -21,11 +21,9 @@ options:
     type: str
     default: ""
   login_user:
-    description: ACL user to authenticate as (empty for requirepass mode).
+    description: ACL user to authenticate as (none or empty for requirepass mode).
     type: str
-    default: ""
   login_password:
-    description: Password (never logged); empty to send no C(AUTH).
+    description: Password (never logged); none or empty to send no C(AUTH).
     type: str
-    default: ""
 """

@@ -15,19 +15,22 @@ CONNECTION_ARGUMENT_SPEC: dict[str, dict[str, Any]] = {
     "host": {"type": "str", "default": "127.0.0.1"},
     "port": {"type": "int", "default": 6379},
     "unix_socket": {"type": "str", "default": ""},
-    "login_user": {"type": "str", "default": ""},
-    "login_password": {"type": "str", "default": "", "no_log": True},
+    "login_user": {"type": "str"},
+    "login_password": {"type": "str", "no_log": True},
 }
 
 
-def connect_with(params: dict[str, Any], timeout: float = 5.0) -> Client:
-    """A connected, authenticated client for the module's connection options."""
+def connect_with(params: dict[str, Any], timeout: float = 5.0, wait: float = 0) -> Client:
+    """A connected, authenticated client for the module's connection options.
+
+    ``wait``: seconds to keep trying while the server does not accept connections yet.
+    """
     return connect(
         params["host"],
         params["port"],
         params["login_user"] or None,
         params["login_password"] or None,
         timeout,
-        0,
+        wait,
         params["unix_socket"],
     )

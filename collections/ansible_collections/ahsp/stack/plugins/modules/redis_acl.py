@@ -13,19 +13,9 @@ description:
     with no client disconnected but those of removed users.
   - The file is checked by the role before it replaces the live one (the server parses it); this module reads the
     live file.
+extends_documentation_fragment:
+  - ahsp.stack.redis_connection
 options:
-  host:
-    description: Address of the server.
-    type: str
-    default: 127.0.0.1
-  port:
-    description: TCP port.
-    type: int
-    default: 6379
-  unix_socket:
-    description: Unix socket path; when set it is used instead of O(host) and O(port).
-    type: str
-    default: ""
   login_user:
     description: ACL user to authenticate as (the admin user).
     type: str
@@ -98,7 +88,11 @@ users:
 import shlex
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.ahsp.stack.plugins.module_utils.resp import RedisError, connect, info
+from ansible_collections.ahsp.stack.plugins.module_utils.redis_module import (
+    CONNECTION_ARGUMENT_SPEC,
+    connect_with,
+)
+from ansible_collections.ahsp.stack.plugins.module_utils.resp import RedisError, info
 
 
 def file_users(path: str) -> list[list[str]]:
@@ -121,9 +115,7 @@ def version(text: str) -> tuple[int, ...]:
 def main() -> None:
     module = AnsibleModule(
         argument_spec={
-            "host": {"type": "str", "default": "127.0.0.1"},
-            "port": {"type": "int", "default": 6379},
-            "unix_socket": {"type": "str", "default": ""},
+            **CONNECTION_ARGUMENT_SPEC,
             "login_user": {"type": "str", "required": True},
             "login_password": {"type": "str", "required": True, "no_log": True},
             "acl_file": {"type": "path"},
@@ -136,15 +128,7 @@ def main() -> None:
     )
     p = module.params
     try:
-        client = connect(
-            p["host"],
-            p["port"],
-            p["login_user"],
-            p["login_password"],
-            5.0,
-            p["wait"],
-            p["unix_socket"],
-        )
+        client = connect_with(p, 5.0, p["wait"])
     except RedisError as exc:
         module.fail_json(msg=f"Redis is not usable as {p['login_user']}: {exc}")
     with client:

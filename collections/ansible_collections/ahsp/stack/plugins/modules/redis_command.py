@@ -9,27 +9,9 @@ description:
     command, returning its reply. The password travels as a module argument (stdin with pipelining) and then only on
     the socket, never on a command line, in the environment or in the output.
   - Reports no change unless I(changed) says the command changes data; check mode skips commands marked as changing.
+extends_documentation_fragment:
+  - ahsp.stack.redis_connection
 options:
-  host:
-    description: Address of the server.
-    type: str
-    default: 127.0.0.1
-  port:
-    description: TCP port.
-    type: int
-    default: 6379
-  unix_socket:
-    description: Unix socket path; when set it is used instead of O(host) and O(port).
-    type: str
-    default: ""
-  login_user:
-    description: ACL user to authenticate as (empty for requirepass mode).
-    type: str
-    default: ""
-  login_password:
-    description: Password (never logged); empty to send no C(AUTH).
-    type: str
-    default: ""
   db:
     description: Database to select first.
     type: int
@@ -87,17 +69,17 @@ reply:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.ahsp.stack.plugins.module_utils.resp import RedisError, connect
+from ansible_collections.ahsp.stack.plugins.module_utils.redis_module import (
+    CONNECTION_ARGUMENT_SPEC,
+    connect_with,
+)
+from ansible_collections.ahsp.stack.plugins.module_utils.resp import RedisError
 
 
 def main() -> None:
     module = AnsibleModule(
         argument_spec={
-            "host": {"type": "str", "default": "127.0.0.1"},
-            "port": {"type": "int", "default": 6379},
-            "unix_socket": {"type": "str", "default": ""},
-            "login_user": {"type": "str", "default": ""},
-            "login_password": {"type": "str", "default": "", "no_log": True},
+            **CONNECTION_ARGUMENT_SPEC,
             "db": {"type": "int", "default": 0},
             "command": {"type": "list", "elements": "str", "required": True},
             "changed": {"type": "bool", "default": False},
@@ -108,15 +90,7 @@ def main() -> None:
     if module.check_mode and p["changed"]:
         module.exit_json(changed=True, reply=None)
     try:
-        with connect(
-            p["host"],
-            p["port"],
-            p["login_user"] or None,
-            p["login_password"] or None,
-            5.0,
-            0,
-            p["unix_socket"],
-        ) as client:
+        with connect_with(p) as client:
             if p["db"]:
                 client.call("SELECT", p["db"])
             reply = client.call(*p["command"])

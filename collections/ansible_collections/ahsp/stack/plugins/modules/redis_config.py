@@ -11,23 +11,9 @@ description:
   - Settings listed in I(restart_settings), and any that Redis refuses to change at run time, are not touched and are
     returned in C(restart_required) so the role can restart the server instead.
   - Waits up to I(wait) seconds for the server to accept the connection first.
+extends_documentation_fragment:
+  - ahsp.stack.redis_connection
 options:
-  host:
-    description: Address of the server.
-    type: str
-    default: 127.0.0.1
-  port:
-    description: TCP port.
-    type: int
-    default: 6379
-  unix_socket:
-    description: Unix socket path; when set it is used instead of O(host) and O(port).
-    type: str
-    default: ""
-  login_user:
-    description: ACL user to authenticate as (empty for requirepass mode).
-    type: str
-    default: ""
   login_password:
     description: Password (never logged).
     type: str
@@ -109,7 +95,11 @@ pid:
 import re
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.ahsp.stack.plugins.module_utils.resp import RedisError, connect, info
+from ansible_collections.ahsp.stack.plugins.module_utils.redis_module import (
+    CONNECTION_ARGUMENT_SPEC,
+    connect_with,
+)
+from ansible_collections.ahsp.stack.plugins.module_utils.resp import RedisError, info
 
 _MEMORY = re.compile(r"^(\d+)(b|k|kb|m|mb|g|gb)?$", re.IGNORECASE)
 _UNITS = {
@@ -136,10 +126,7 @@ def normalise(value: str) -> str:
 def main() -> None:
     module = AnsibleModule(
         argument_spec={
-            "host": {"type": "str", "default": "127.0.0.1"},
-            "port": {"type": "int", "default": 6379},
-            "unix_socket": {"type": "str", "default": ""},
-            "login_user": {"type": "str", "default": ""},
+            **CONNECTION_ARGUMENT_SPEC,
             "login_password": {"type": "str", "required": True, "no_log": True},
             "settings": {"type": "dict", "default": {}},
             "restart_settings": {"type": "list", "elements": "str", "default": []},
@@ -151,15 +138,7 @@ def main() -> None:
     p = module.params
     where = p["unix_socket"] or f"{p['host']}:{p['port']}"
     try:
-        client = connect(
-            p["host"],
-            p["port"],
-            p["login_user"] or None,
-            p["login_password"],
-            p["timeout"],
-            p["wait"],
-            p["unix_socket"],
-        )
+        client = connect_with(p, p["timeout"], p["wait"])
     except RedisError as exc:
         if str(exc).startswith(("WRONGPASS", "NOAUTH")):
             # The running server holds other credentials than the rendered files (changed at run
