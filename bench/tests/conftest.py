@@ -10,16 +10,11 @@ from __future__ import annotations
 import secrets
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import redis
-
-BENCH_DIR = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(BENCH_DIR))
 
 
 def _free_port() -> int:
