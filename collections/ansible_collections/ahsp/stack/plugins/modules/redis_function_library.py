@@ -35,7 +35,9 @@ options:
 attributes:
   check_mode:
     support: full
-    description: Reports what it would load and delete without doing it.
+    description:
+      - Reports what it would load and delete without doing it.
+      - A server that does not accept connections yet (a host the same run would set up) is reported as a load.
   diff_mode:
     support: none
     description: Library sources are not shown.
@@ -57,7 +59,9 @@ EXAMPLES = r"""
 
 RETURN = r"""
 role:
-  description: The node's replication role (C(master) or C(slave)); only a C(master) is changed.
+  description:
+    - The node's replication role (C(master) or C(slave)); only a C(master) is changed.
+    - Empty in check mode when the server did not accept the connection.
   returned: success
   type: str
   sample: master
@@ -79,7 +83,11 @@ from ansible_collections.ahsp.stack.plugins.module_utils.redis_module import (
     CONNECTION_ARGUMENT_SPEC,
     connect_with,
 )
-from ansible_collections.ahsp.stack.plugins.module_utils.resp import Client, RedisError
+from ansible_collections.ahsp.stack.plugins.module_utils.resp import (
+    Client,
+    RedisConnectionError,
+    RedisError,
+)
 
 
 def _libraries(client: Client) -> dict[str, str]:
@@ -131,6 +139,12 @@ def main() -> None:
     try:
         with connect_with(module.params) as client:
             result = _converge(module, client)
+    except RedisConnectionError as exc:
+        if not module.check_mode:
+            module.fail_json(msg=f"function library {module.params['name']}: {exc}")
+        # A check-mode run on a host the same run would set up: Redis is not
+        # there yet, and the real run would load the library.
+        result = {"changed": True, "role": "", "loaded": True, "deleted": [], "msg": str(exc)}
     except RedisError as exc:
         module.fail_json(msg=f"function library {module.params['name']}: {exc}")
     module.exit_json(**result)
