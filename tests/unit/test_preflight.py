@@ -86,6 +86,9 @@ def test_good_inventory_passes(inventory):
         ({"redis_dir": "/etc/cron.d"}, "redis_dir"),
         ({"gunicorn_systemd_log_dir": "~/logs"}, "gunicorn_systemd_log_dir"),
         ({"ahsp_owned_dirs_extra": ["/opt"]}, "ahsp_owned_dirs_extra"),
+        ({"redis_extra_config_unsafe_directives": ["a b"]}, "redis_extra_config_unsafe_directives"),
+        ({"postgresql_extra_config_unsafe_settings": "x"}, "postgresql_extra_config_unsafe"),
+        ({"redis_replicaof": "10.0.0.5:06379"}, "redis_replicaof"),
         # No variable turns the preflight off (extra vars outrank anything a play sets).
         ({"ahsp_preflight_done": True, "redis_port": "sixty"}, "redis_port"),
         # Extra settings outside the vetted lists: admin commands, loading code.

@@ -177,9 +177,8 @@ def _file_in_owned_dir(value: Any, rule: Mapping[str, Any]) -> str | None:
     if problem:
         return problem
     parent = value.rsplit("/", 1)[0] or "/"
-    if owned_dir_problem(parent, rule):
-        return f"a file in a directory this role may own (its directory {parent} is not one: {owned_dir_problem(parent, rule)})"
-    return None
+    problem = owned_dir_problem(parent, rule)
+    return f"a file in {problem}, not in {parent}" if problem else None
 
 
 def _filename(value: Any, rule: Mapping[str, Any]) -> str | None:
