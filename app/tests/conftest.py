@@ -13,8 +13,9 @@ from django.conf import settings
 from django.core.management import call_command
 from django.test import override_settings
 
+from tests.api import api_token, bearer_header
 from tests.postgres import PostgresServer, postgres, server_binaries
-from tests.redis_servers import APP_USER, RedisServer, start_redis
+from tests.redis_servers import APP_USER, RedisServer, running_redis
 from tests.stack import Seed, host_env, seed
 
 
@@ -34,11 +35,18 @@ def caches_for(
 
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
-    server = start_redis(tmp_path_factory.mktemp("redis"))
-    try:
+    """The redis-server every test's app uses (flushed between tests)."""
+    with running_redis(tmp_path_factory.mktemp("redis")) as server:
         yield server
-    finally:
-        server.stop()
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
+    """A redis-server of this test's own, which it may stop, freeze (SIGSTOP) or restart
+    without disturbing the shared ``redis_server``.
+    """
+    with running_redis(tmp_path) as server:
+        yield server
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -107,6 +115,12 @@ def owner(django_user_model: Any) -> Any:
 @pytest.fixture
 def other_user(django_user_model: Any) -> Any:
     return django_user_model.objects.create_user(username="other", password="pw-other-12345")
+
+
+@pytest.fixture
+def bearer(owner: Any) -> dict[str, str]:
+    """The Authorization header of a new API token of ``owner``."""
+    return bearer_header(api_token(owner.username))
 
 
 @pytest.fixture

@@ -12,10 +12,12 @@ Processes are bounded by timeouts and stopped with terminate → wait → kill.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import signal
 import subprocess
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -175,6 +177,16 @@ def start_redis(
             last_error = exc
             server.stop()
     raise RuntimeError(f"could not start redis-server: {last_error}")
+
+
+@contextlib.contextmanager
+def running_redis(workdir: Path) -> Iterator[RedisServer]:
+    """A data node (``start_redis``) for the duration of the block; always stopped."""
+    server = start_redis(workdir)
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 def _pings(server: RedisServer) -> bool:

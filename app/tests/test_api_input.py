@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
-from io import StringIO
 from typing import Any
 
 import pytest
 from detail_project.models import WorkItem
-from django.core.management import call_command
 from django.test import Client, override_settings
+
+from tests.api import save_url, tree_url
 
 pytestmark = pytest.mark.django_db
 
@@ -25,17 +25,6 @@ ITEM = {"code": "X.1", "name": "Item", "unit": "m", "volume": "1", "unit_price":
 @pytest.fixture
 def http() -> Client:
     return Client(raise_request_exception=False)
-
-
-@pytest.fixture
-def bearer(owner: Any) -> dict[str, str]:
-    out = StringIO()
-    call_command("create_api_token", owner.username, stdout=out)
-    return {"Authorization": f"Bearer {out.getvalue().strip()}"}
-
-
-def save_url(project: Any) -> str:
-    return f"/api/project/{project.pk}/list-pekerjaan/save/"
 
 
 def tree_with(**item: Any) -> bytes:
@@ -60,7 +49,7 @@ def post(http: Client, url: str, body: bytes, headers: dict[str, str], ctype: st
 @override_settings(DATA_UPLOAD_MAX_MEMORY_SIZE=1000)
 @pytest.mark.parametrize("path", ["save", "test"])
 def test_bodies_over_the_limit_are_413(http: Client, project: Any, bearer: dict, path: str) -> None:
-    url = save_url(project) if path == "save" else "/api/test/"
+    url = save_url(project.pk) if path == "save" else "/api/test/"
     response = post(http, url, b"[" + b" " * 2000 + b"]", bearer, "application/json")
     assert response.status_code == 413
     assert response.json()["error"] == "body_too_large"
@@ -83,7 +72,7 @@ def test_wrong_content_type_is_415_before_csrf_parses_anything(
     """Session callers too: Django's CSRF check would parse a (malformed) form body."""
     http = Client(enforce_csrf_checks=True, raise_request_exception=False)
     http.force_login(owner)
-    response = post(http, save_url(project), b"--xyz\r\nbroken", {}, ctype)
+    response = post(http, save_url(project.pk), b"--xyz\r\nbroken", {}, ctype)
     assert response.status_code == 415
     assert response.json()["error"] == "unsupported_media_type"
 
@@ -104,7 +93,7 @@ def test_wrong_content_type_is_415_before_csrf_parses_anything(
 def test_undecodable_or_unparsable_bodies_are_400(
     http: Client, project: Any, bearer: dict, body: bytes
 ) -> None:
-    response = post(http, save_url(project), body, bearer, "application/json; charset=utf-8")
+    response = post(http, save_url(project.pk), body, bearer, "application/json; charset=utf-8")
     assert response.status_code == 400
     assert response.json()["error"] == "invalid_json"
 
@@ -130,7 +119,7 @@ def test_undecodable_or_unparsable_bodies_are_400(
 def test_values_the_database_cannot_store_are_400(
     http: Client, project: Any, bearer: dict, item: dict, field: str | None
 ) -> None:
-    response = post(http, save_url(project), tree_with(**item), bearer, "application/json")
+    response = post(http, save_url(project.pk), tree_with(**item), bearer, "application/json")
     assert response.status_code == 400
     body = response.json()
     if field is not None:
@@ -145,7 +134,7 @@ def test_the_largest_storable_values_are_stored_and_totalled_exactly(
 ) -> None:
     volume, price = Decimal("99999999999.9999"), Decimal("9999999999999.99")
     body = tree_with(volume=str(volume), unit_price=str(price))
-    response = post(http, save_url(project), body, bearer, "application/json")
+    response = post(http, save_url(project.pk), body, bearer, "application/json")
     assert response.status_code == 200
     (item,) = response.json()["classifications"][0]["sub_classifications"][0]["items"]
     assert (item["volume"], item["unit_price"]) == (str(volume), str(price))
@@ -157,8 +146,7 @@ def test_the_largest_storable_values_are_stored_and_totalled_exactly(
 
 @pytest.mark.parametrize("project_id", [2**63, 10**30])
 def test_ids_beyond_the_database_range_are_404(http: Client, bearer: dict, project_id: int) -> None:
-    for method, suffix in (("GET", "tree"), ("POST", "save")):
-        url = f"/api/project/{project_id}/list-pekerjaan/{suffix}/"
+    for method, url in (("GET", tree_url(project_id)), ("POST", save_url(project_id))):
         response = http.generic(
             method, url, data=tree_with(), content_type="application/json", headers=bearer
         )
@@ -181,7 +169,7 @@ def test_pages_keep_html_404(http: Client) -> None:
 def test_csrf_failure_is_json_with_the_reason(owner: Any, project: Any) -> None:
     http = Client(enforce_csrf_checks=True, raise_request_exception=False)
     http.force_login(owner)
-    response = post(http, save_url(project), tree_with(), {}, "application/json")
+    response = post(http, save_url(project.pk), tree_with(), {}, "application/json")
     assert response.status_code == 403
     body = response.json()
     assert body["error"] == "csrf_failed"

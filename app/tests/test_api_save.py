@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import copy
 import json
-from io import StringIO
 from typing import Any
 
 import pytest
 from detail_project.models import Classification, SubClassification, WorkItem
-from django.core.management import call_command
 from django.test import Client
+
+from tests.api import save_url, tree_url
 
 pytestmark = pytest.mark.django_db
 
@@ -34,17 +34,6 @@ VALID_TREE: dict[str, Any] = {
         {"name": "Pekerjaan Atap", "sub_classifications": []},
     ]
 }  # fmt: skip
-
-
-def save_url(project_id: int) -> str:
-    return f"/api/project/{project_id}/list-pekerjaan/save/"
-
-
-@pytest.fixture
-def bearer(owner: Any) -> dict[str, str]:
-    out = StringIO()
-    call_command("create_api_token", owner.username, stdout=out)
-    return {"Authorization": f"Bearer {out.getvalue().strip()}"}
 
 
 def post(client: Client, project_id: int, body: Any, headers: dict[str, str]) -> Any:
@@ -83,8 +72,7 @@ def test_save_replaces_the_tree(client: Client, project: Any, bearer: dict[str, 
 def test_get_then_post_round_trips(
     client: Client, owner: Any, project: Any, bearer: dict[str, str]
 ) -> None:
-    tree_url = f"/api/project/{project.pk}/list-pekerjaan/tree/"
-    before = client.get(tree_url, headers=bearer).json()
+    before = client.get(tree_url(project.pk), headers=bearer).json()
     response = post(client, project.pk, before, bearer)
     assert response.status_code == 200
 

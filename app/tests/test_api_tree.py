@@ -11,17 +11,9 @@ from detail_project.models import ApiToken
 from django.core.management import call_command
 from django.test import Client
 
+from tests.api import api_token, bearer_header, tree_url
+
 pytestmark = pytest.mark.django_db
-
-
-def tree_url(project_id: int) -> str:
-    return f"/api/project/{project_id}/list-pekerjaan/tree/"
-
-
-def issue(username: str) -> str:
-    out = StringIO()
-    call_command("create_api_token", username, stdout=out)
-    return out.getvalue().strip()
 
 
 def test_session_user_gets_nested_tree_with_decimal_totals(
@@ -59,14 +51,14 @@ def test_session_user_gets_nested_tree_with_decimal_totals(
 
 
 def test_bearer_token_authenticates(client: Client, owner: Any, project: Any) -> None:
-    raw = issue("owner")
-    response = client.get(tree_url(project.pk), headers={"Authorization": f"Bearer {raw}"})
+    raw = api_token("owner")
+    response = client.get(tree_url(project.pk), headers=bearer_header(raw))
     assert response.status_code == 200
     assert response.json()["total"] == "1810833.00"
 
 
 def test_token_is_stored_only_as_sha256(owner: Any) -> None:
-    raw = issue("owner")
+    raw = api_token("owner")
     token = ApiToken.objects.get(user=owner)
     assert token.key_hash == hashlib.sha256(raw.encode()).hexdigest()
     assert raw not in {token.key_hash, token.prefix, token.name}
@@ -93,16 +85,16 @@ def test_invalid_bearer_token_is_401_invalid_token(
     client: Client, owner: Any, project: Any
 ) -> None:
     client.force_login(owner)  # a bad token is not rescued by a valid session
-    response = client.get(tree_url(project.pk), headers={"Authorization": "Bearer nope"})
+    response = client.get(tree_url(project.pk), headers=bearer_header("nope"))
     assert response.status_code == 401
     assert 'error="invalid_token"' in response["WWW-Authenticate"]
 
 
 def test_inactive_users_token_is_rejected(client: Client, owner: Any, project: Any) -> None:
-    raw = issue("owner")
+    raw = api_token("owner")
     owner.is_active = False
     owner.save()
-    response = client.get(tree_url(project.pk), headers={"Authorization": f"Bearer {raw}"})
+    response = client.get(tree_url(project.pk), headers=bearer_header(raw))
     assert response.status_code == 401
 
 
@@ -114,7 +106,7 @@ def test_other_users_project_is_404(
     if auth == "session":
         client.force_login(other_user)
     else:
-        headers["Authorization"] = f"Bearer {issue('other')}"
+        headers = bearer_header(api_token("other"))
     response = client.get(tree_url(project.pk), headers=headers)
     assert response.status_code == 404
     assert response.json()["error"] == "not_found"

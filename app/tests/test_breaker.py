@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import redis
@@ -13,7 +11,7 @@ from detail_project.breaker import CircuitBreaker, CircuitOpen
 from detail_project.dbprobe import Prober, ProbeTimeout
 from detail_project.redis_pool import BreakerConnectionPool, CircuitOpenError
 
-from tests.redis_servers import APP_USER, RedisServer, start_redis
+from tests.redis_servers import APP_USER, RedisServer
 
 
 class Clock:
@@ -60,24 +58,15 @@ def test_a_failed_probe_reopens_and_a_silent_probe_expires() -> None:
     breaker.before_call()  # so after probe_seconds another caller may probe
 
 
-@pytest.fixture
-def hung_redis(tmp_path: Path) -> Iterator[RedisServer]:
-    server = start_redis(tmp_path)
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-def test_pool_waits_once_then_skips_then_recovers(hung_redis: RedisServer) -> None:
+def test_pool_waits_once_then_skips_then_recovers(own_redis: RedisServer) -> None:
     pool = BreakerConnectionPool(
-        host="127.0.0.1", port=hung_redis.port, db=1, username=APP_USER,
-        password=hung_redis.app_password, socket_connect_timeout=0.25, socket_timeout=0.3,
+        host="127.0.0.1", port=own_redis.port, db=1, username=APP_USER,
+        password=own_redis.app_password, socket_connect_timeout=0.25, socket_timeout=0.3,
         breaker_seconds=0.5,
     )  # fmt: skip
     client = redis.Redis(connection_pool=pool)
     assert client.set("ahsp:probe", 1)
-    hung_redis.pause()
+    own_redis.pause()
     try:
         started = time.monotonic()
         with pytest.raises(redis.TimeoutError):
@@ -89,7 +78,7 @@ def test_pool_waits_once_then_skips_then_recovers(hung_redis: RedisServer) -> No
                 client.get("ahsp:probe")
         skipped = time.monotonic() - started
     finally:
-        hung_redis.resume()
+        own_redis.resume()
     assert 0.25 <= first < 0.6  # one socket timeout, no retry
     assert skipped < 0.05
     time.sleep(0.55)

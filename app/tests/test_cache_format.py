@@ -17,6 +17,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.test import Client
 
+from tests.api import tree_url
 from tests.redis_servers import RedisServer
 
 pytestmark = pytest.mark.django_db
@@ -132,7 +133,7 @@ def test_a_pickled_session_is_no_session_and_never_runs(
     redis_server.client().set(raw_key(SESSION_PREFIX + session_key), hostile_pickle(marker))
     client = Client(raise_request_exception=False)
     client.cookies[settings.SESSION_COOKIE_NAME] = session_key
-    response = client.get("/api/project/1/list-pekerjaan/tree/")
+    response = client.get(tree_url(1))
     assert response.status_code == 401
     assert client.get("/").status_code == 200
     assert not marker.exists()
@@ -145,7 +146,7 @@ def test_a_login_session_is_stored_as_json(redis_server: RedisServer, owner: Any
     stored = redis_server.client().get(raw_key(SESSION_PREFIX + session_key))
     assert stored[:1] == b"J"
     assert json.loads(stored[1:])["_auth_user_id"] == str(owner.pk)
-    assert client.get("/api/project/999/list-pekerjaan/tree/").status_code == 404  # logged in
+    assert client.get(tree_url(999)).status_code == 404  # logged in
 
 
 def test_a_pickled_tree_entry_is_rendered_afresh_and_replaced(
@@ -157,7 +158,7 @@ def test_a_pickled_tree_entry_is_rendered_afresh_and_replaced(
     client = Client()
     client.force_login(project.owner)
     with caplog.at_level(logging.WARNING, logger="detail_project.tree_cache"):
-        response = client.get(f"/api/project/{project.pk}/list-pekerjaan/tree/")
+        response = client.get(tree_url(project.pk))
     assert (response.status_code, response.content) == (200, render(project))
     assert not marker.exists()
     assert admin.get(raw_key(cache_key(project))) == b"B" + render(project)

@@ -27,6 +27,7 @@ from django.db import OperationalError
 from django.db.utils import ConnectionHandler
 from dotenv import dotenv_values
 
+from tests.api import bearer_header, tree_url
 from tests.helpers import gunicorn, wait_for
 from tests.httpclient import request
 from tests.postgres import PostgresServer
@@ -187,8 +188,8 @@ def test_rotation_under_load_over_gunicorn(
         current.pop("DB_PASSWORD_FALLBACK", None)
         write_env(secrets_file, {**current, **values})
 
-    tree = f"/api/project/{account.project_id}/list-pekerjaan/tree/"
-    bearer = {"Authorization": f"Bearer {account.token}"}
+    tree = tree_url(account.project_id)
+    bearer = bearer_header(account.token)
     done: list[tuple[float, str]] = []  # (when the request started, its outcome)
     stop = threading.Event()
 

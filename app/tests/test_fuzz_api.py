@@ -10,14 +10,13 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Callable
-from io import StringIO
 from pathlib import Path
 from typing import Any
 
 import pytest
-from django.core.management import call_command
 from django.test import Client, override_settings
 
+from tests.api import api_token, bearer_header, save_url, tree_url
 from tests.fuzzing import Endpoint, Send, assert_error_shape, run_api_fuzz
 from tests.helpers import gunicorn
 from tests.httpclient import request
@@ -32,22 +31,20 @@ LIMIT_HIGH = "1000000"  # the limiter still decides every request, but never ref
 
 
 def endpoints(project_id: int) -> list[Endpoint]:
-    tree = f"/api/project/{project_id}/list-pekerjaan/tree/"
-    save = f"/api/project/{project_id}/list-pekerjaan/save/"
     return [
         ("GET", "/api/test/"),
         ("POST", "/api/test/"),
-        ("GET", tree),
-        ("POST", save),
-        ("POST", "/api/project/999999/list-pekerjaan/save/"),
-        ("GET", f"/api/project/{2**70}/list-pekerjaan/tree/"),
+        ("GET", tree_url(project_id)),
+        ("POST", save_url(project_id)),
+        ("POST", save_url(999999)),
+        ("GET", tree_url(2**70)),
     ]
 
 
 def fuzz_each(send: Send, project_id: int, examples: dict[str, int]) -> Counter[int]:
     statuses: Counter[int] = Counter()
     for endpoint in endpoints(project_id):
-        key = "save" if endpoint[1].endswith(f"/{project_id}/list-pekerjaan/save/") else "other"
+        key = "save" if endpoint[1] == save_url(project_id) else "other"
         statuses.update(run_api_fuzz(send, [endpoint], examples[key]))
     return statuses
 
@@ -65,12 +62,6 @@ def client_sender(client: Client, extra: dict[str, str]) -> Send:
     return send
 
 
-def token_for(user: Any) -> str:
-    out = StringIO()
-    call_command("create_api_token", user.username, stdout=out)
-    return out.getvalue().strip()
-
-
 def session_client(user: Any) -> tuple[Client, dict[str, str]]:
     client = Client(enforce_csrf_checks=True, raise_request_exception=False)
     client.force_login(user)
@@ -84,7 +75,7 @@ def session_client(user: Any) -> tuple[Client, dict[str, str]]:
 def test_in_process_fuzz(owner: Any, project: Any, caller: str, record_property: Any) -> None:
     if caller == "bearer":
         client = Client(raise_request_exception=False)
-        extra = {"Authorization": f"Bearer {token_for(owner)}"}
+        extra = bearer_header(api_token(owner.username))
     elif caller == "session":
         client, extra = session_client(owner)
     else:
@@ -148,7 +139,7 @@ def test_fuzz_over_gunicorn_on_postgresql(
     with gunicorn(env, workers=2) as server:
         wait_healthy(server)
         callers = {
-            "bearer": {"Authorization": f"Bearer {seeded_postgres.token}"},
+            "bearer": bearer_header(seeded_postgres.token),
             "session": http_login(server.base_url, seeded_postgres),
             "anonymous": {},
         }

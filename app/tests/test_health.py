@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Iterator
 from io import StringIO
 from pathlib import Path
 from typing import Any
@@ -17,23 +16,14 @@ from django.db.backends.signals import connection_created
 from django.test import Client, override_settings
 from django_redis import get_redis_connection
 
+from tests.api import tree_url
 from tests.conftest import caches_for
 from tests.helpers import clean_env, free_port, run_manage, strong_secret_key
-from tests.redis_servers import RedisServer, redis_env, start_redis
+from tests.redis_servers import RedisServer, redis_env
 
 pytestmark = pytest.mark.django_db
 
 LEAK_MARKERS = ("Error", "refused", "Traceback", "127.0.0.1", "Connection", "redis://")
-
-
-@pytest.fixture
-def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
-    """A dedicated redis-server this test may stop without hurting the shared one."""
-    server = start_redis(tmp_path)
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def test_health_ok(client: Client) -> None:
@@ -141,7 +131,7 @@ def test_health_503_when_redis_stops(
         other = [
             client.get("/api/test/"),  # fails open by default
             client.get("/"),
-            client.get("/api/project/1/list-pekerjaan/tree/"),
+            client.get(tree_url(1)),
         ]
         assert [r.status_code for r in other] == [200, 200, 401]
 

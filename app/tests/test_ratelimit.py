@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import logging
 import time
-from io import StringIO
 from typing import Any
 
 import pytest
 import redis
 from detail_project.sliding_log import admission_times, hit, memory_per_client
-from django.core.management import call_command
 from django.test import Client, override_settings
 
+from tests.api import api_token, bearer_header, tree_url
 from tests.conftest import caches_for
 from tests.redis_servers import APP_USER, RedisServer
 
@@ -282,10 +281,8 @@ def test_behind_a_trusted_proxy_clients_are_limited_separately(
 def test_authenticated_clients_are_keyed_by_user(
     client: Client, owner: Any, project: Any, redis_server: RedisServer
 ) -> None:
-    out = StringIO()
-    call_command("create_api_token", owner.username, stdout=out)
-    headers = {"Authorization": f"Bearer {out.getvalue().strip()}"}
-    url = f"/api/project/{project.pk}/list-pekerjaan/tree/"
+    headers = bearer_header(api_token(owner.username))
+    url = tree_url(project.pk)
     statuses = [client.get(url, headers=headers).status_code for _ in range(11)]
     assert statuses == [200] * 10 + [429]
     key = f"ahsp:rate_limit:list_pekerjaan_tree:user:{owner.pk}"
@@ -296,10 +293,8 @@ def test_authenticated_clients_are_keyed_by_user(
 
 @pytest.mark.django_db
 def test_anonymous_401s_are_rate_limited_too(client: Client, project: Any) -> None:
-    url = f"/api/project/{project.pk}/list-pekerjaan/tree/"
-    statuses = [
-        client.get(url, headers={"Authorization": "Bearer guess"}).status_code for _ in range(12)
-    ]
+    url = tree_url(project.pk)
+    statuses = [client.get(url, headers=bearer_header("guess")).status_code for _ in range(12)]
     assert statuses == [401] * 10 + [429] * 2
 
 

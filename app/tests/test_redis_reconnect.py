@@ -9,26 +9,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import redis
 from detail_project.redis_pool import BreakerConnectionPool, CircuitOpenError, no_retry
 from detail_project.sliding_log import hit
 
-from tests.redis_servers import APP_USER, RedisServer, start_redis
+from tests.redis_servers import APP_USER, RedisServer
 from tests.tcp_proxy import TcpProxy, tcp_proxy
 
 SOCKET_TIMEOUT = 0.3
-
-
-@pytest.fixture
-def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
-    server = start_redis(tmp_path)
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture

@@ -10,29 +10,20 @@ call would show up as a 503: none may.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.api import bearer_header, tree_url
 from tests.helpers import gunicorn
 from tests.httpclient import request
-from tests.redis_servers import RedisServer, start_redis
+from tests.redis_servers import RedisServer
 from tests.stack import Seed, copy_database, host_env, wait_healthy
 from tests.tcp_proxy import tcp_proxy
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
-    server = start_redis(tmp_path)
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.mark.parametrize("event", ["restart", "reset"])
@@ -45,8 +36,8 @@ def test_requests_after_redis_dropped_every_connection(
     record_property: Any,
 ) -> None:
     template, seed = seeded_sqlite
-    tree = f"/api/project/{seed.project_id}/list-pekerjaan/tree/"
-    bearer = {"Authorization": f"Bearer {seed.token}"}
+    tree = tree_url(seed.project_id)
+    bearer = bearer_header(seed.token)
     with tcp_proxy(own_redis.port) as proxy:
         port = proxy.port if event == "reset" else own_redis.port
         env = host_env(

@@ -19,6 +19,7 @@ from detail_project.sliding_log import admission_times
 from django.core.cache import cache
 from django.test import Client, override_settings
 
+from tests.api import tree_url
 from tests.helpers import wait_for
 from tests.redis_servers import APP_USER, SERVICE, SentinelSet, start_sentinel_set
 
@@ -72,7 +73,7 @@ def test_cache_and_sessions_go_to_the_primary(via_sentinel: SentinelSet, owner: 
     client.force_login(owner)
     session_keys = primary.client(DB).keys("ahsp:1:django.contrib.sessions.cache*")
     assert len(session_keys) == 1
-    assert client.get("/api/project/999/list-pekerjaan/tree/").status_code == 404  # logged in
+    assert client.get(tree_url(999)).status_code == 404  # logged in
 
 
 def test_limiter_and_health_through_sentinel(via_sentinel: SentinelSet) -> None:

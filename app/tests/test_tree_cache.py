@@ -8,8 +8,6 @@ import json
 import statistics
 import time
 from decimal import Decimal
-from io import StringIO
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,13 +15,13 @@ from detail_project.models import Classification, Project, SubClassification, Wo
 from detail_project.tree import parse_tree, replace_tree
 from detail_project.tree_cache import cache_key, render
 from django.conf import settings
-from django.core.management import call_command
 from django.db import connection
 from django.test import Client, override_settings
 from django.test.utils import CaptureQueriesContext
 
+from tests.api import save_url, tree_url
 from tests.conftest import caches_for
-from tests.redis_servers import RedisServer, start_redis
+from tests.redis_servers import RedisServer
 
 pytestmark = pytest.mark.django_db
 
@@ -32,17 +30,6 @@ TREE_TABLES = (
     SubClassification._meta.db_table,
     WorkItem._meta.db_table,
 )
-
-
-def tree_url(project_id: int) -> str:
-    return f"/api/project/{project_id}/list-pekerjaan/tree/"
-
-
-@pytest.fixture
-def bearer(owner: Any) -> dict[str, str]:
-    out = StringIO()
-    call_command("create_api_token", owner.username, stdout=out)
-    return {"Authorization": f"Bearer {out.getvalue().strip()}"}
 
 
 def tree_queries(client: Client, project: Any, headers: dict[str, str]) -> tuple[Any, list[str]]:
@@ -94,7 +81,7 @@ def test_a_save_through_the_api_is_seen_by_the_next_get(
                      "volume": "2", "unit_price": "100.00"}]}]}]
     }  # fmt: skip
     saved = client.post(
-        f"/api/project/{project.pk}/list-pekerjaan/save/",
+        save_url(project.pk),
         data=json.dumps(new_tree), content_type="application/json", headers=bearer,
     )  # fmt: skip
     assert saved.status_code == 200
@@ -181,22 +168,18 @@ def test_redis_unreachable_serves_the_tree_from_the_database(
 
 
 def test_a_stopped_redis_after_a_hit_serves_the_tree_from_the_database(
-    client: Client, project: Any, bearer: dict[str, str], tmp_path: Path
+    client: Client, project: Any, bearer: dict[str, str], own_redis: RedisServer
 ) -> None:
     """The realistic order: the tree is cached, then redis-server stops. The pooled
     connection is dead and the reconnect refused; the tree comes from the database.
     """
-    server = start_redis(tmp_path)
-    try:
-        with override_settings(CACHES=caches_for(server.url(), server.app_password)):
-            first, first_sql = tree_queries(client, project, bearer)
-            hit, hit_sql = tree_queries(client, project, bearer)
-            server.stop()
-            started = time.monotonic()
-            stopped = [tree_queries(client, project, bearer) for _ in range(3)]
-            seconds = time.monotonic() - started
-    finally:
-        server.stop()
+    with override_settings(CACHES=caches_for(own_redis.url(), own_redis.app_password)):
+        first, first_sql = tree_queries(client, project, bearer)
+        hit, hit_sql = tree_queries(client, project, bearer)
+        own_redis.stop()
+        started = time.monotonic()
+        stopped = [tree_queries(client, project, bearer) for _ in range(3)]
+        seconds = time.monotonic() - started
     assert (first.status_code, len(first_sql), hit.status_code, hit_sql) == (200, 3, 200, [])
     assert [r.status_code for r, _ in stopped] == [200, 200, 200]
     assert all(r.content == first.content and len(sql) == 3 for r, sql in stopped)
