@@ -9,6 +9,7 @@ and over gunicorn for the whole three-step rotation under load.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import secrets
@@ -28,11 +29,11 @@ from django.db.utils import ConnectionHandler
 from dotenv import dotenv_values
 
 from tests.api import bearer_header, tree_url
-from tests.helpers import gunicorn, wait_for
+from tests.helpers import GunicornServer, gunicorn, wait_for
 from tests.httpclient import request
 from tests.postgres import PostgresServer
 from tests.redis_servers import RedisServer
-from tests.stack import host_env, seed, wait_healthy
+from tests.stack import Seed, host_env, seed, wait_healthy
 from tests.test_env import write_env
 
 _roles = itertools.count()
@@ -153,8 +154,112 @@ def test_other_connection_errors_do_not_use_the_fallback(
     assert postgres_server.connections_received() - before == 1
 
 
-def workers_booted(log: str) -> int:
-    return log.count("Booting worker with pid")
+def rotation_host(
+    postgres_server: PostgresServer,
+    redis_server: RedisServer,
+    role: tuple[str, str],
+    static_root: Path,
+    workdir: Path,
+) -> tuple[dict[str, str], Seed]:
+    """An app host whose database belongs to ``role`` (old password), seeded; a new
+    database connection for every request (DB_CONN_MAX_AGE=0), no rate limit in the way.
+    """
+    user, old = role
+    postgres_server.execute(f"CREATE DATABASE {user} OWNER {user}")
+    database = {
+        "DB_HOST": "127.0.0.1", "DB_PORT": str(postgres_server.port), "DB_NAME": user,
+        "DB_USER": user, "DB_PASSWORD": old,
+    }  # fmt: skip
+    env = host_env(
+        workdir, redis_server, db=12, static_root=static_root, database=database,
+        DB_CONN_MAX_AGE="0", RATELIMIT_REQUESTS="100000",
+    )  # fmt: skip
+    return env, seed(env)
+
+
+def rewrite_secrets(secrets_file: Path, **values: str) -> None:
+    """The host's secrets file with ``values`` set and any DB_PASSWORD_FALLBACK dropped."""
+    current = {k: v for k, v in dotenv_values(secrets_file).items() if v is not None}
+    current.pop("DB_PASSWORD_FALLBACK", None)
+    write_env(secrets_file, {**current, **values})
+
+
+class SteadyLoad:
+    """Clients requesting ``paths`` in turn until stopped; every outcome is kept with the
+    moment its request started.
+    """
+
+    def __init__(self, base_url: str, paths: tuple[str, ...], headers: dict[str, str]) -> None:
+        self.base_url, self.paths, self.headers = base_url, paths, headers
+        self.done: list[tuple[float, str]] = []  # (when the request started, its outcome)
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            for path in self.paths:
+                started = time.monotonic()
+                try:
+                    reply = request(self.base_url, path, headers=self.headers, timeout=10)
+                    status = str(reply.status)
+                except OSError as exc:
+                    status = f"error {exc}"
+                self.done.append((started, f"{path} {status}"))
+
+    def served_after(self, since: float, count: int = 10) -> None:
+        """Wait until ``count`` requests that started after ``since`` have been answered."""
+        wait_for(lambda: sum(t >= since for t, _ in self.done) >= count, 60, "requests")
+
+    def outcomes(self) -> Counter[str]:
+        return Counter(outcome for _, outcome in self.done)
+
+
+@contextlib.contextmanager
+def steady_load(load: SteadyLoad, clients: int = 3) -> Iterator[SteadyLoad]:
+    """``clients`` threads running ``load`` for the duration of the block."""
+    threads = [threading.Thread(target=load.run, daemon=True) for _ in range(clients)]
+    for thread in threads:
+        thread.start()
+    try:
+        yield load
+    finally:
+        load.stop.set()
+        for thread in threads:
+            thread.join(timeout=15)
+
+
+def graceful_reload(server: GunicornServer, exited: int) -> float:
+    """SIGHUP; returns when ``exited`` workers in all have exited, so every request from then
+    on is served by a worker that read the rewritten env files.
+    """
+    os.kill(server.proc.pid, signal.SIGHUP)
+    wait_for(lambda: server.log_text().count("Worker exiting") >= exited, 30, "reload")
+    return time.monotonic()
+
+
+def rotate(
+    server: GunicornServer,
+    postgres_server: PostgresServer,
+    load: SteadyLoad,
+    role: tuple[str, str],
+    new: str,
+    secrets_file: Path,
+) -> tuple[int, int]:
+    """The deployment's three steps, each waiting for requests served after it; the
+    password refusals PostgreSQL had logged after step 1 and after step 2.
+    """
+    user, old = role
+    # 1. App hosts: new password first, the old one as fallback; graceful reload.
+    rewrite_secrets(secrets_file, DB_PASSWORD=new, DB_PASSWORD_FALLBACK=old)
+    load.served_after(graceful_reload(server, exited=2))
+    step1_refusals = refusals(postgres_server, user)
+    # 2. PostgreSQL: the role gets the new password.
+    postgres_server.execute(f"ALTER ROLE {user} PASSWORD '{new}'")
+    load.served_after(time.monotonic())
+    step2_refusals = refusals(postgres_server, user)
+    # 3. App hosts: the fallback goes; graceful reload.
+    rewrite_secrets(secrets_file, DB_PASSWORD=new)
+    load.served_after(graceful_reload(server, exited=4))
+    return step1_refusals, step2_refusals
 
 
 @pytest.mark.slow
@@ -171,80 +276,24 @@ def test_rotation_under_load_over_gunicorn(
     """
     user, old = role
     new = secrets.token_urlsafe(12)
-    postgres_server.execute(f"CREATE DATABASE {user} OWNER {user}")
-    database = {
-        "DB_HOST": "127.0.0.1", "DB_PORT": str(postgres_server.port), "DB_NAME": user,
-        "DB_USER": user, "DB_PASSWORD": old,
-    }  # fmt: skip
-    env = host_env(
-        tmp_path, redis_server, db=12, static_root=static_root, database=database,
-        DB_CONN_MAX_AGE="0", RATELIMIT_REQUESTS="100000",
-    )  # fmt: skip
-    account = seed(env)
-    secrets_file = tmp_path / "secrets.env"
-
-    def set_secrets(**values: str) -> None:
-        current = {k: v for k, v in dotenv_values(secrets_file).items() if v is not None}
-        current.pop("DB_PASSWORD_FALLBACK", None)
-        write_env(secrets_file, {**current, **values})
-
-    tree = tree_url(account.project_id)
-    bearer = bearer_header(account.token)
-    done: list[tuple[float, str]] = []  # (when the request started, its outcome)
-    stop = threading.Event()
-
-    def load() -> None:
-        while not stop.is_set():
-            for path in (tree, "/health/"):
-                started = time.monotonic()
-                try:
-                    status = str(request(server.base_url, path, headers=bearer, timeout=10).status)
-                except OSError as exc:
-                    status = f"error {exc}"
-                done.append((started, f"{path} {status}"))
-
-    def served_after(since: float, count: int = 10) -> None:
-        """Wait until ``count`` requests that started after ``since`` have been answered."""
-        wait_for(lambda: sum(t >= since for t, _ in done) >= count, 60, "requests")
-
-    def reload_and_wait(exited: int) -> float:
-        """Graceful reload; returns when the old workers are gone, so every request from
-        then on is served by a worker that read the rewritten env files.
-        """
-        os.kill(server.proc.pid, signal.SIGHUP)
-        wait_for(lambda: server.log_text().count("Worker exiting") >= exited, 30, "reload")
-        return time.monotonic()
-
+    env, account = rotation_host(postgres_server, redis_server, role, static_root, tmp_path)
     with gunicorn(env, workers=2) as server:
         wait_healthy(server)
-        threads = [threading.Thread(target=load, daemon=True) for _ in range(3)]
-        for thread in threads:
-            thread.start()
-        try:
-            served_after(time.monotonic())
-            # 1. App hosts: new password first, the old one as fallback; graceful reload.
-            set_secrets(DB_PASSWORD=new, DB_PASSWORD_FALLBACK=old)
-            served_after(reload_and_wait(exited=2))
-            step1_refusals = refusals(postgres_server, user)
-            # 2. PostgreSQL: the role gets the new password.
-            postgres_server.execute(f"ALTER ROLE {user} PASSWORD '{new}'")
-            served_after(time.monotonic())
-            step2_refusals = refusals(postgres_server, user)
-            # 3. App hosts: the fallback goes; graceful reload.
-            set_secrets(DB_PASSWORD=new)
-            served_after(reload_and_wait(exited=4))
-        finally:
-            stop.set()
-            for thread in threads:
-                thread.join(timeout=15)
+        paths = (tree_url(account.project_id), "/health/")
+        load = SteadyLoad(server.base_url, paths, bearer_header(account.token))
+        with steady_load(load):
+            load.served_after(time.monotonic())
+            step1_refusals, step2_refusals = rotate(
+                server, postgres_server, load, role, new, tmp_path / "secrets.env"
+            )
         log = server.log_text()
 
-    outcomes = Counter(outcome for _, outcome in done)
+    outcomes = load.outcomes()
     failed = {k: v for k, v in outcomes.items() if not k.endswith(" 200")}
     assert failed == {}, (outcomes, log[-3000:])
     assert step1_refusals >= 3  # step 1 really ran on the fallback (once per new connection)
     assert refusals(postgres_server, user) == step2_refusals  # then the new password only
     assert "connected with DB_PASSWORD_FALLBACK" in log
     assert old not in log and new not in log
-    record_property("rotation_requests", len(done))
+    record_property("rotation_requests", len(load.done))
     record_property("rotation_refused_then_fallback_connections", step1_refusals)
