@@ -1,0 +1,132 @@
+"""The ahsp.stack.managed_files action: a step's files rendered on the controller, sent to the host in one module run.
+
+Its documentation (options, examples, return values) is that of the module of
+the same name, plugins/modules/managed_files.py, where ansible-doc and
+ansible-test read an action's documentation.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from ansible.errors import AnsibleActionFail, AnsibleError
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+from ansible.plugins.action import ActionBase
+from ansible.template import trust_as_template
+
+_ITEM = {
+    "dest": {"type": "path", "required": True},
+    "template": {"type": "str"},
+    "src": {"type": "str"},
+    "content": {"type": "str"},
+    "secret": {"type": "bool", "default": False},
+    "owner": {"type": "str", "default": "root"},
+    "group": {"type": "str", "default": "root"},
+    "mode": {"type": "str", "default": "0644"},
+    "validate": {"type": "str"},
+    "replace": {"type": "bool", "default": True},
+    "stage": {"type": "bool", "default": False},
+    "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
+}
+_DIRECTORY = {
+    "path": {"type": "path", "required": True},
+    "owner": {"type": "str", "default": "root"},
+    "group": {"type": "str", "default": "root"},
+    "mode": {"type": "str", "required": True},
+}
+_SPEC = {
+    "directories": {"type": "list", "elements": "dict", "default": [], "options": _DIRECTORY},
+    "files": {"type": "list", "elements": "dict", "default": [], "options": _ITEM},
+}
+_SOURCES = ("template", "src", "content")
+
+
+class ActionModule(ActionBase):
+    """Render each file once, then let one module run compare and write them all."""
+
+    TRANSFERS_FILES = False
+
+    def run(self, tmp: Any = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
+        task_vars = task_vars or {}
+        result = super().run(tmp, task_vars)
+        checked = ArgumentSpecValidator(_SPEC).validate(self._task.args)
+        if checked.error_messages:
+            raise AnsibleActionFail("managed_files: " + "; ".join(checked.error_messages))
+        given = checked.validated_parameters
+        files = [self._module_item(item, task_vars) for item in given["files"]]
+        result.update(
+            self._execute_module(
+                module_name="ahsp.stack.managed_files",
+                module_args={"directories": given["directories"], "files": files},
+                task_vars=task_vars,
+            )
+        )
+        # The module's arguments carry every file's content: not worth a screen.
+        result.pop("invocation", None)
+        return result
+
+    def _module_item(self, item: dict[str, Any], task_vars: dict[str, Any]) -> dict[str, Any]:
+        """One file as the module takes it: the content rendered, a secret's content in the masked option."""
+        given = [name for name in _SOURCES if item[name] is not None]
+        if item["state"] == "absent":
+            content = None
+        elif len(given) != 1:
+            raise AnsibleActionFail(
+                f"managed_files: {item['dest']}: give exactly one of template, src and content (got {given or 'none'})"
+            )
+        elif given[0] == "template":
+            content = self._render(item["template"], task_vars)
+        elif given[0] == "src":
+            content = self._role_file(item["src"])
+        else:
+            content = item["content"]
+        module_item = {
+            key: item[key]
+            for key in (
+                "dest",
+                "secret",
+                "owner",
+                "group",
+                "mode",
+                "validate",
+                "replace",
+                "stage",
+                "state",
+            )
+        }
+        module_item["secret_content" if item["secret"] else "content"] = content
+        return module_item
+
+    def _role_file(self, name: str) -> str:
+        """A file of the role's files/ directory, as text."""
+        try:
+            path = self._find_needle("files", name)
+        except AnsibleError as err:
+            raise AnsibleActionFail(f"managed_files: {err}") from err
+        with open(path, encoding="utf-8") as handle:
+            return handle.read()
+
+    def _render(self, name: str, task_vars: dict[str, Any]) -> str:
+        """A template of the role rendered as ansible.builtin.template renders it (trim_blocks, trailing newlines kept)."""
+        try:
+            source = self._find_needle("templates", name)
+        except AnsibleError as err:
+            raise AnsibleActionFail(f"managed_files: {err}") from err
+        searchpath = []
+        for folder in [
+            *task_vars.get("ansible_search_path", []),
+            self._loader.get_basedir(),
+            os.path.dirname(source),
+        ]:
+            searchpath += [os.path.join(folder, "templates"), folder]
+        templar = self._templar.copy_with_new_env(
+            searchpath=searchpath, available_variables=task_vars
+        )
+        data = trust_as_template(self._loader.get_text_file_contents(source))
+        rendered = templar.template(
+            data,
+            escape_backslashes=False,
+            overrides={"trim_blocks": True, "lstrip_blocks": False, "newline_sequence": "\n"},
+        )
+        return "" if rendered is None else str(rendered)
