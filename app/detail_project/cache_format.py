@@ -16,12 +16,12 @@ worker that reads it. This format cannot run anything, whatever the bytes:
 - plain integers are written as digits by django-redis itself and never reach
   the serializer.
 
-Anything else under a cache key (an entry pickled by an earlier release, a
-truncated or foreign value) is a cache miss: ``get`` returns the default, so
-callers fill the entry again as after an expiry. That is the migration path:
-old pickled entries are never unpickled, cost one miss each and expire on
-their own; no request fails meanwhile. Cached sessions from before are among
-them: their users log in again once (with ``cached_db`` sessions the
+Anything else under a cache key (a pickle, such as django-redis' default
+serializer writes; a truncated or foreign value) is a cache miss: ``get``
+returns the default, so callers fill the entry again as after an expiry. A
+pickled entry is therefore never unpickled: it costs one miss and expires on
+its own, and no request fails. A cache-only session stored as a pickle is one
+of them: its user logs in again once (with ``cached_db`` sessions the
 database copy is used instead).
 """
 
@@ -66,8 +66,8 @@ class JSONSerializer(BaseSerializer):
 
 
 class _Warned:
-    """Whether this process has reported an unreadable entry (once is enough: during a
-    migration every old entry is one).
+    """Whether this process has reported an unreadable entry (once is enough: a cache
+    still full of pickled entries would otherwise log one warning per read).
     """
 
     done = False

@@ -92,7 +92,7 @@ def _forwarded_client(peer: IPAddress, header: str) -> IPAddress:
 
 
 def client_ip(request: HttpRequest) -> str:
-    """The client address for limits and lockouts (also django-axes' AXES_CLIENT_IP_CALLABLE)."""
+    """The client address for limits and lockouts (the rate limiter, login throttling)."""
     cached = getattr(request, _CLIENT_ATTR, None)
     if cached is not None:
         return cached

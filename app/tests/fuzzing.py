@@ -49,8 +49,9 @@ CONTENT_TYPES = (
     "application/octet-stream",
     "",
 )
-# Bodies that once broke, or break typical JSON APIs (kept explicit so every
-# run sends each of them to every endpoint).
+# Bodies known to break JSON APIs: empty, bare scalars, lone surrogates, deep
+# nesting, huge numbers... (kept explicit so every run sends each of them to
+# every endpoint).
 NASTY_BODIES: tuple[bytes, ...] = (
     b"",
     b"null",

@@ -33,7 +33,7 @@ def pending() -> tuple[str, str]:
     """One leaf migration forgotten (inside the test's transaction): migrate has work to do."""
     leaf = sorted(MigrationLoader(connection).graph.leaf_nodes())[0]
     MigrationRecorder(connection).record_unapplied(*leaf)
-    with pytest.raises(SystemExit):  # what `migrate --check` says, which this replaces
+    with pytest.raises(SystemExit):  # `migrate --check` agrees: migrations are unapplied
         call_command("migrate", check_unapplied=True, verbosity=0)
     return leaf
 

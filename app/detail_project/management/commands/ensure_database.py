@@ -1,8 +1,8 @@
 """``manage.py ensure_database [--admin USERNAME --email E]``: the no-op path in one start.
 
-On a converged host the app role used to start Django twice in a row on the
-first host, ``migrate --check`` then ``ensure_admin``, at about a second per
-start. This command does both in one process: it looks for unapplied
+Each Django start costs about a second, so on a converged host the app role
+starts Django once for its database step, with this command instead of
+``migrate --check`` followed by ``ensure_admin``. It looks for unapplied
 migrations the way ``migrate --check`` does and, when there are none, ensures
 the admin account like ``ensure_admin`` (password on standard input, never on
 the command line or in the environment). It prints one line, for
