@@ -48,7 +48,7 @@ NASTY_VALUES = [
 
 
 def render_line(name: str, value: str) -> str:
-    """The env file format the Ansible role writes (app/README.md, "Env files")."""
+    """The env file format the Ansible role writes (app/README.md, "Env file format")."""
     escaped = value.replace("\\", "\\\\").replace('"', '\\"')
     return f'{name}="{escaped}"'
 
