@@ -1,4 +1,4 @@
-"""Process helpers for tests: gunicorn and `manage.py` subprocesses, ports, waiting.
+"""Process helpers for tests: gunicorn, `manage.py` (a subprocess, or in-process), ports, waiting.
 
 Every process started here is bounded by timeouts and stopped with
 terminate → wait → kill, so a failing test never leaves servers behind.
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import io
 import os
 import secrets
 import shutil
@@ -20,9 +21,12 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 from config.env import ENV_FILES_VARIABLE, load_contract
+
+if TYPE_CHECKING:
+    import pytest
 
 APP_DIR = Path(__file__).resolve().parent.parent
 STARTUP_TIMEOUT = 15.0
@@ -67,6 +71,18 @@ def run_manage(
     *args: str, env: dict[str, str], timeout: float = 60, cwd: Path = APP_DIR
 ) -> subprocess.CompletedProcess[str]:
     return _run_app_python(["manage.py", *args], env, timeout, cwd)
+
+
+def command_output(monkeypatch: pytest.MonkeyPatch, name: str, *args: str, stdin: str = "") -> str:
+    """``manage.py <name> <args>`` inside the test process (its database, its settings),
+    ``stdin`` as standard input; what the command printed, stripped.
+    """
+    from django.core.management import call_command  # settings.py imports this module
+
+    monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
+    out = io.StringIO()
+    call_command(name, *args, stdout=out)
+    return out.getvalue().strip()
 
 
 def run_python(

@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import io
-
 import pytest
 from django.contrib.auth import get_user_model
-from django.core.management import CommandError, call_command
+from django.core.management import CommandError
+
+from tests.helpers import command_output
 
 pytestmark = pytest.mark.django_db
 
 
 def _run(monkeypatch, password: str, *args: str) -> str:
-    monkeypatch.setattr("sys.stdin", io.StringIO(password + "\n"))
-    out = io.StringIO()
-    call_command("ensure_admin", *args, stdout=out)
-    return out.getvalue().strip()
+    return command_output(monkeypatch, "ensure_admin", *args, stdin=password + "\n")
 
 
 def test_creates_then_reports_unchanged(monkeypatch):

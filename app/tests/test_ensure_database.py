@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import io
-
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
@@ -12,16 +10,15 @@ from django.db.migrations.loader import MigrationLoader
 from django.db.migrations.recorder import MigrationRecorder
 from django.test.utils import CaptureQueriesContext
 
+from tests.helpers import command_output
+
 pytestmark = pytest.mark.django_db
 
 PASSWORD = "a-long-admin-pass"
 
 
 def _run(monkeypatch: pytest.MonkeyPatch, stdin: str, *args: str) -> str:
-    monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
-    out = io.StringIO()
-    call_command("ensure_database", *args, stdout=out)
-    return out.getvalue().strip()
+    return command_output(monkeypatch, "ensure_database", *args, stdin=stdin)
 
 
 def _admin(monkeypatch: pytest.MonkeyPatch, password: str = PASSWORD) -> str:
