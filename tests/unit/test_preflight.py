@@ -31,7 +31,7 @@ GROUP_VARS = {
     "app_environment": "local",
     "app_allowed_hosts": ["a1", "a2"],
     # Printable ASCII with quotes, backslash and $: every tier must accept it.
-    "redis_requirepass": "r3dis-'\"\\$-0123456789",
+    "redis_admin_password": "r3dis-'\"\\$-0123456789",
     "redis_app_password": "r3dis-app-'\"\\$-0123456789",
     "postgresql_db_password": "pg-'\"\\$-0123456789abc",
     "app_secret_key": "s3cret-key-with-plenty-of-characters-0123456789-abcdefghijkl",
@@ -61,6 +61,19 @@ def test_good_inventory_passes(inventory):
     assert "changed=0" in run.stdout
 
 
+def test_an_old_variable_name_still_works_and_warns(tmp_path):
+    """An inventory that still names the Redis admin password redis_requirepass passes, with a warning."""
+    (tmp_path / "hosts.yml").write_text(INVENTORY.format(python=sys.executable))
+    (tmp_path / "group_vars" / "all").mkdir(parents=True)
+    old = {k: v for k, v in GROUP_VARS.items() if k != "redis_admin_password"}
+    old["redis_requirepass"] = GROUP_VARS["redis_admin_password"]
+    (tmp_path / "group_vars" / "all" / "main.yml").write_text(json.dumps(old))
+    run = preflight(tmp_path)
+    assert run.returncode == 0, run.stdout[-3000:]
+    output = " ".join((run.stdout + run.stderr).split())
+    assert "redis_requirepass is renamed redis_admin_password" in output, output[-3000:]
+
+
 @pytest.mark.parametrize(
     ("extra", "name"),
     [
@@ -71,7 +84,7 @@ def test_good_inventory_passes(inventory):
         ({"app_extra_secret_env": {"X": "a\nb"}}, "app_extra_secret_env"),
         ({"static_files_owner": "Bad Owner"}, "static_files_owner"),
         ({"gunicorn_systemd_bind": "192.0.2.99:8000"}, "gunicorn_systemd_bind"),
-        ({"app_db_password": "another-password-0123"}, "app_db_password"),
+        ({"postgresql_db_password": "too-short"}, "postgresql_db_password"),
         # A list given as a string: the template would loop over its characters.
         ({"postgresql_allowed_clients": "10.0.0.0/24"}, "postgresql_allowed_clients"),
         ({"gunicorn_systemd_writable_paths": "/"}, "gunicorn_systemd_writable_paths"),
@@ -146,7 +159,7 @@ def _inventory_without(base: Path, *names: str) -> Path:
     [
         (("redis_app_password",), "redis_app_password is required: in ACL mode"),
         (("postgresql_db_password",), "postgresql_db_password is required with a `db` host"),
-        (("redis_requirepass",), "redis_requirepass is required"),
+        (("redis_admin_password",), "redis_admin_password is required"),
     ],
 )
 def test_a_missing_value_is_named_with_what_needs_it(tmp_path, missing, message):

@@ -92,8 +92,8 @@ def _redis_config_get(sock: Path, name: str) -> bytes:
 @FEW
 @given(password=st.text(alphabet=st.characters(min_codepoint=0x21, max_codepoint=0x7E), min_size=1))
 def test_every_accepted_redis_password_is_the_one_redis_reads(tmp_path_factory, password):
-    """redis-auth.conf.j2: ``requirepass {{ redis_requirepass | ahsp.stack.redis_value }}``."""
-    assume(accepted("redis_requirepass", password, {"format": "secret", "min_length": 1}))
+    """redis-auth.conf.j2: ``requirepass {{ redis_admin_password | ahsp.stack.redis_value }}``."""
+    assume(accepted("redis_admin_password", password, {"format": "secret", "min_length": 1}))
     base = tmp_path_factory.mktemp("redis")
     sock = base / "redis.sock"
     conf = base / "redis.conf"

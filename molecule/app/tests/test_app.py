@@ -9,7 +9,7 @@ import shlex
 import pytest
 from ahsp_testing import run_playbook
 
-SECRETS = ("app_secret_key", "app_redis_password")
+SECRETS = ("app_secret_key", "redis_app_password")
 
 
 @pytest.fixture(scope="module")
@@ -94,7 +94,7 @@ def test_env_file_values(host):
 @pytest.mark.parametrize("reader", ["python-dotenv", "systemd"])
 def test_secrets_read_back_exactly(host, app_vars, release, reader):
     """The password has " ' and \\ in it: both readers of the format get it back byte for byte."""
-    wanted = hashlib.sha256(app_vars["app_redis_password"].encode()).hexdigest()
+    wanted = hashlib.sha256(app_vars["redis_app_password"].encode()).hexdigest()
     if reader == "python-dotenv":
         code = (
             "import hashlib; from dotenv import dotenv_values; "

@@ -23,7 +23,7 @@ PORT = 8000
 # The scenario's inventory sets these instead of the defaults (molecule.yml).
 REDIS_PORT, PG_PORT, PG_DB, PG_USER = 6380, 5433, "ahsp_stack", "ahsp_stack_app"
 SECRET_NAMES = (
-    "redis_requirepass",
+    "redis_admin_password",
     "redis_app_password",
     "postgresql_db_password",
     "app_secret_key",

@@ -174,20 +174,23 @@ def test_secret_rotation_under_live_traffic(hosts, load_urls, secrets, tmp_path)
 
     As the playbook's header tells an operator: the new passwords go into the
     inventory (here the password lookup's files, which the scenario's
-    inventory reads), the replaced ones are given as *_old. The inventory then
+    inventory reads), the replaced ones are given in a file named by
+    `previous_passwords` as *_previous. The inventory then
     matches the hosts again, so later runs of the scenario keep working.
     """
     names = ("redis_app_password", "postgresql_db_password")
     previous = {k: secrets[k] for k in names}
     target = {k: f"Rotated{v[:24]}x9" for k, v in previous.items()}
+    previous_file = _extra_vars_file(
+        tmp_path / "previous.json",
+        {
+            "redis_app_password_previous": previous["redis_app_password"],
+            "postgresql_db_password_previous": previous["postgresql_db_password"],
+        },
+    )
     extra = _extra_vars_file(
         tmp_path / "rotation.json",
-        {
-            **target,
-            "redis_app_password_old": previous["redis_app_password"],
-            "postgresql_db_password_old": previous["postgresql_db_password"],
-            "app_ratelimit_requests": 1000000,
-        },
+        {**target, "previous_passwords": previous_file[1:], "app_ratelimit_requests": 1000000},
     )
     name = "rotate to new passwords"
     results = {}

@@ -16,7 +16,7 @@ ADMIN = "ahsp-admin"
 # As the admin, on a data node: the password from root's file (never on a command line).
 AUTH = 'REDISCLI_AUTH="$(cat /root/.redis-admin-password)"'
 SECRET_NAMES = (
-    "redis_requirepass",
+    "redis_admin_password",
     "redis_app_password",
     "redis_sentinel_password",
     "redis_replication_password",
@@ -81,7 +81,7 @@ def primary(hosts, asking=(REDIS1, REDIS2)) -> str:
             "get-master-addr-by-name",
             SERVICE,
             port=26379,
-            secret="redis_requirepass",
+            secret="redis_admin_password",
         ).split()
         if len(answer) == 2 and answer[1].isdigit():
             return answer[0]

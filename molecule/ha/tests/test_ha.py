@@ -48,7 +48,7 @@ PRIVATE_FILES = (
 
 def sentinel(host, *args: str) -> str:
     """A Sentinel command as the admin (its password is the data nodes' admin password)."""
-    return redis_cli(host, *args, port=26379, secret="redis_requirepass")
+    return redis_cli(host, *args, port=26379, secret="redis_admin_password")
 
 
 def docker(*args: str) -> None:

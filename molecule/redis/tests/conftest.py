@@ -18,7 +18,7 @@ def hosts() -> dict:
 @pytest.fixture(scope="session")
 def password(hosts) -> str:
     """The same test password on both hosts, as the inventory gave it to the converge."""
-    return inventory_variables(next(iter(hosts)))["redis_requirepass"]
+    return inventory_variables(next(iter(hosts)))["redis_admin_password"]
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ def flush_rate_limits(host, stack_vars):
     """Start each rate-limit test with fresh counters (Redis db 1 holds only cache data)."""
 
     def flush() -> None:
-        password = shlex.quote(stack_vars["redis_requirepass"])
+        password = shlex.quote(stack_vars["redis_admin_password"])
         host.check_output(f"REDISCLI_AUTH={password} redis-cli -h 127.0.0.1 -n 1 flushdb")
 
     flush()

@@ -27,7 +27,7 @@ CONF = "/etc/ahsp/gunicorn.conf.py"
 
 
 def _secrets(stack_vars) -> list[str]:
-    return [stack_vars[k] for k in ("app_secret_key", "redis_requirepass", "app_admin_password")]
+    return [stack_vars[k] for k in ("app_secret_key", "redis_admin_password", "app_admin_password")]
 
 
 def _served(host) -> str:

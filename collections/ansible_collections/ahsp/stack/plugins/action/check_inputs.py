@@ -15,7 +15,10 @@ import yaml
 from ansible.errors import AnsibleError
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.plugins.action import ActionBase
+from ansible.utils.display import Display
 from ansible_collections.ahsp.stack.plugins.module_utils.inputs import check_value
+
+display = Display()
 
 
 def _renders_as(raw: Any, option: dict[str, Any], converted: Any) -> bool:
@@ -117,12 +120,24 @@ class ActionModule(ActionBase):
     def _value(self, name: str, task_vars: dict[str, Any]) -> Any:
         return self._templar.template(task_vars[name])
 
+    def _warn_renamed(self, renamed: list[dict[str, str]], task_vars: dict[str, Any]) -> None:
+        """A deprecation warning for each old variable name the inventory still sets, naming the new one."""
+        for item in renamed:
+            if item["old"] in task_vars:
+                display.deprecated(
+                    f"{item['old']} is renamed {item['new']}: set {item['new']} instead "
+                    f"(until then {item['new']} takes the value of {item['old']})",
+                    version="2.0.0",
+                    collection_name="ahsp.stack",
+                )
+
     def run(self, tmp=None, task_vars=None):
         task_vars = task_vars or {}
         result = super().run(tmp, task_vars)
         args = self._task.args
         rules: dict[str, dict[str, Any]] = args.get("rules") or {}
         conditions: list[dict[str, str]] = args.get("conditions") or []
+        self._warn_renamed(args.get("renamed") or [], task_vars)
         spec = self._argument_spec(args.get("argument_spec", "main"))
 
         problems: list[str] = []

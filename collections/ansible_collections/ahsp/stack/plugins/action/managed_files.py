@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from ansible import constants as C
 from ansible.errors import AnsibleActionFail, AnsibleError
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.plugins.action import ActionBase
@@ -120,8 +121,13 @@ class ActionModule(ActionBase):
             os.path.dirname(source),
         ]:
             searchpath += [os.path.join(folder, "templates"), folder]
+        template_vars = dict(task_vars)
+        # As ansible.builtin.template does when nothing sets it: the configured string.
+        template_vars.setdefault(
+            "ansible_managed", C.config.get_config_value("DEFAULT_MANAGED_STR")
+        )
         templar = self._templar.copy_with_new_env(
-            searchpath=searchpath, available_variables=task_vars
+            searchpath=searchpath, available_variables=template_vars
         )
         data = trust_as_template(self._loader.get_text_file_contents(source))
         rendered = templar.template(

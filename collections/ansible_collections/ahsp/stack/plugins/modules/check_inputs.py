@@ -35,6 +35,13 @@ options:
     type: list
     elements: dict
     default: []
+  renamed:
+    description:
+      - Variables renamed, each C(old) and C(new). For each old name that is set, a deprecation warning names the new
+        one (the old names keep working until the collection's next major version).
+    type: list
+    elements: dict
+    default: []
   argument_spec:
     description: Entry point of the role's C(meta/argument_specs.yml) to check types against; empty skips it.
     type: str
@@ -68,15 +75,15 @@ EXAMPLES = r"""
     rules:
       redis_port: {min: 1, max: 65535}
       redis_bind: {items: {format: ip, optional_prefix: true, wildcard: true}, min_items: 1}
-      redis_requirepass: {format: secret, min_length: 16, secret: true, allow_empty: "{{ redis_acl_enabled | bool }}"}
+      redis_admin_password: {format: secret, min_length: 16, secret: true, allow_empty: "{{ redis_acl_enabled | bool }}"}
       redis_replicaof:
         format: regex
         pattern: '^([0-9.]+|\[[0-9A-Fa-f:]+\]):[0-9]{1,5}$'
         what: "IP:PORT of the primary"
         allow_empty: true
     conditions:
-      - that: redis_acl_enabled | bool or redis_requirepass | length > 0
-        msg: redis_requirepass is required in requirepass mode (or turn on redis_acl_enabled with users).
+      - that: redis_acl_enabled | bool or redis_admin_password | length > 0
+        msg: redis_admin_password is required in requirepass mode (or turn on redis_acl_enabled with users).
 
 - name: The stack's shape and the values tiers must agree on (a playbook, no role)
   ahsp.stack.check_inputs:

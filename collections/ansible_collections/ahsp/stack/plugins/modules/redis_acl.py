@@ -63,10 +63,10 @@ EXAMPLES = r"""
   ahsp.stack.redis_acl:
     port: 26379
     login_user: ahsp-admin
-    login_password: "{{ redis_sentinel_admin_password }}"
+    login_password: "{{ redis_admin_password }}"
     users: >-
       {{ [{'name': 'default', 'rules': 'off resetkeys resetchannels -@all'},
-          {'name': 'ahsp-admin', 'rules': 'on ~* &* +@all', 'passwords': [redis_sentinel_admin_password]}]
+          {'name': 'ahsp-admin', 'rules': 'on ~* &* +@all', 'passwords': [redis_admin_password]}]
          | ahsp.stack.acl_users }}
     wait: 30
 """

@@ -40,7 +40,7 @@ EXAMPLES = r"""
   ahsp.stack.redis_command:
     port: 6379
     login_user: ahsp-admin
-    login_password: "{{ redis_requirepass }}"
+    login_password: "{{ redis_admin_password }}"
     db: 1
     command:
       - EVAL

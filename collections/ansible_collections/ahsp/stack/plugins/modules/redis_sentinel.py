@@ -92,7 +92,7 @@ EXAMPLES = r"""
     state: query
     sentinels: [10.0.0.11:26379, 10.0.0.12:26379, 10.0.0.13:26379]
     login_user: ahsp-admin
-    login_password: "{{ redis_sentinel_admin_password }}"
+    login_password: "{{ redis_admin_password }}"
     master_name: ahsp
   register: sentinel_answer
   run_once: true
@@ -103,7 +103,7 @@ EXAMPLES = r"""
     state: present
     sentinels: ["127.0.0.1:26379"]
     login_user: ahsp-admin
-    login_password: "{{ redis_sentinel_admin_password }}"
+    login_password: "{{ redis_admin_password }}"
     master_name: ahsp
     primary_host: "{{ sentinel_answer.primary | regex_replace(':[0-9]+$', '') }}"
     primary_port: "{{ sentinel_answer.primary | regex_replace('^.*:', '') }}"
@@ -113,9 +113,9 @@ EXAMPLES = r"""
       failover-timeout: 30000
       parallel-syncs: 1
       auth-user: ahsp-sentinel
-    auth_pass: "{{ redis_sentinel_redis_password }}"
+    auth_pass: "{{ redis_sentinel_password }}"
     sentinel_user: ahsp-admin
-    sentinel_pass: "{{ redis_sentinel_admin_password }}"
+    sentinel_pass: "{{ redis_admin_password }}"
     config_file: /etc/redis/ahsp-sentinel.conf
 """
 
