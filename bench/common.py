@@ -14,7 +14,9 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 import redis
 
@@ -28,6 +30,9 @@ ALL_HOSTS = (REDIS_HOST, DB_HOST, *APP_HOSTS)
 REDIS_PORT = 6379
 REDIS_DB = 1  # the app's database (group_vars/all: app_redis_url ends in /1)
 APP_PORT = 8000
+API_PATH = "/api/test/"  # the rate-limited view
+LIVE_PATH = "/health/live/"  # the same middleware and kind of view, without the limiter
+HEALTH_PATH = "/health/"  # the probe that checks the database, the cache and Redis
 GUNICORN_SERVICE = "ahsp-gunicorn"  # its error log goes to the journal
 
 
@@ -36,6 +41,7 @@ class BenchError(RuntimeError):
 
 
 def log(message: str) -> None:
+    """Progress on stderr, so that stdout holds only the results table."""
     print(f"bench: {message}", file=sys.stderr, flush=True)
 
 
@@ -59,6 +65,7 @@ def docker_exec(
 
 
 def container_ip(host: str) -> str:
+    """The container's address on the bench network, where every phase reaches it."""
     out = subprocess.run(
         ["docker", "inspect", "--format", "{{json .NetworkSettings.Networks}}", host],
         capture_output=True,
@@ -75,8 +82,20 @@ def container_ip(host: str) -> str:
 TW_REUSE = Path("/proc/sys/net/ipv4/tcp_tw_reuse")
 
 
+@dataclass(frozen=True)
+class TimeWaitReuse:
+    """The controller's net.ipv4.tcp_tw_reuse before the bench and while it ran.
+
+    None when the setting cannot be read (no such file): the figures then
+    say nothing about it.
+    """
+
+    before: str | None
+    during: str | None
+
+
 @contextmanager
-def reuse_time_wait_ports(path: Path = TW_REUSE) -> Iterator[dict[str, str | None]]:
+def reuse_time_wait_ports(path: Path = TW_REUSE) -> Iterator[TimeWaitReuse]:
     """Let the controller's new connections reuse ports in TIME_WAIT while the block runs.
 
     gunicorn's sync workers close the connection after every response, so each
@@ -90,8 +109,8 @@ def reuse_time_wait_ports(path: Path = TW_REUSE) -> Iterator[dict[str, str | Non
     than the app. With 1, a port in TIME_WAIT is taken again when TCP
     timestamps make that safe: what load generators and reverse proxies in
     front of gunicorn are set to. The previous value is put back on the way
-    out, whatever happens. Yields {"before", "during"} for the results; if the
-    setting cannot be written (not root), "during" is the unchanged value.
+    out, whatever happens. Yields both values for the results; if the setting
+    cannot be written (not root), `during` is the unchanged value.
     """
     try:
         before: str | None = path.read_text().strip()
@@ -105,7 +124,7 @@ def reuse_time_wait_ports(path: Path = TW_REUSE) -> Iterator[dict[str, str | Non
         except OSError as exc:
             log(f"tcp_tw_reuse stays {before} ({exc}): HTTP figures may measure port search")
     try:
-        yield {"before": before, "during": during}
+        yield TimeWaitReuse(before=before, during=during)
     finally:
         if during != before and before is not None:
             path.write_text(f"{before}\n")
@@ -158,10 +177,10 @@ def redis_password() -> str:
 # default) that is the admin user, whose password is the inventory's
 # redis_requirepass, `default` being off; in requirepass mode it is `default`.
 REDIS_OPERATORS = ("ahsp-admin", "")
-_operator: dict = {}
+_operator: dict[str, dict[str, str]] = {}
 
 
-def redis_params() -> dict:
+def redis_params() -> dict[str, Any]:
     """Where the stack's Redis is, for redis.Redis(**params): the app's database, as operator."""
     base = {
         "host": container_ip(REDIS_HOST),
@@ -190,8 +209,13 @@ def redis_client() -> redis.Redis:
     return redis.Redis(**redis_params(), socket_timeout=10, single_connection_client=True)
 
 
-def wait_until(predicate, *, timeout: float, what: str, interval: float = 0.5):
-    """Poll `predicate` until truthy; bounded by `timeout` seconds."""
+Value = TypeVar("Value")
+
+
+def wait_until(
+    predicate: Callable[[], Value], *, timeout: float, what: str, interval: float = 0.5
+) -> Value:
+    """Poll `predicate` until truthy and return its value; bounded by `timeout` seconds."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = predicate()

@@ -19,7 +19,8 @@ import subprocess
 import threading
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
 
 from common import APP_PORT, ROOT, BenchError, container_cpu_ns, log, run_threads
 
@@ -31,45 +32,44 @@ WRK_SCRIPT = ROOT / "bench" / "wrk_report.lua"
 CLIENT_POOL = 16384
 
 
-@dataclass
+@dataclass(frozen=True)
 class WrkRun:
+    """One wrk run of one path: its throughput and latency, and the CPU it cost."""
+
     requests: int
     seconds: float
-    rps: float
+    requests_per_second: float
     p50_ms: float
     p90_ms: float
     p99_ms: float
     mean_ms: float
-    errors: dict[str, int]
+    errors: dict[str, int]  # wrk's counts: connect, read, write, status (non-2xx), timeout
     # CPU time per request (microseconds): each container's cgroup and wrk's
     # own process, read around the run. Empty when the cgroups are unknown.
     cpu_us: dict[str, float] = field(default_factory=dict)
 
 
-def _cpu_snapshot(containers: tuple[str, ...]) -> dict[str, int] | None:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    snapshot = {"wrk": int((usage.ru_utime + usage.ru_stime) * 1e9)}
-    for host in containers:
-        value = container_cpu_ns(host)
-        if value is None:
-            return None
-        snapshot[host] = value
-    return snapshot
-
-
-@dataclass
+@dataclass(frozen=True)
 class WrkSeries:
-    """Several equal runs of one URL; figures are the medians (less noise on 2 cores)."""
+    """Several equal runs of one path; figures are the medians (less noise on 2 cores)."""
+
+    DERIVED: ClassVar[tuple[str, ...]] = (
+        "requests_per_second",
+        "p50_ms",
+        "p99_ms",
+        "requests",
+        "cpu_us",
+    )
 
     name: str
-    url: str
+    path: str
     threads: int
     connections: int
     runs: list[WrkRun]
 
     @property
-    def rps(self) -> float:
-        return round(statistics.median(r.rps for r in self.runs), 1)
+    def requests_per_second(self) -> float:
+        return round(statistics.median(r.requests_per_second for r in self.runs), 1)
 
     @property
     def p50_ms(self) -> float:
@@ -98,15 +98,17 @@ class WrkSeries:
         )
         return out
 
-    def as_dict(self) -> dict:
-        return {
-            **asdict(self),
-            "rps": self.rps,
-            "p50_ms": self.p50_ms,
-            "p99_ms": self.p99_ms,
-            "requests": self.requests,
-            "cpu_us": self.cpu_us,
-        }
+
+def _cpu_snapshot(containers: tuple[str, ...]) -> dict[str, int] | None:
+    """CPU nanoseconds used so far by each container and by this process's children (wrk)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    snapshot = {"wrk": int((usage.ru_utime + usage.ru_stime) * 1e9)}
+    for host in containers:
+        value = container_cpu_ns(host)
+        if value is None:
+            return None
+        snapshot[host] = value
+    return snapshot
 
 
 def wrk(
@@ -120,6 +122,11 @@ def wrk(
     clients: int = CLIENT_POOL,
     containers: tuple[str, ...] = (),
 ) -> WrkRun:
+    """One wrk run of `path` on one app host; a run with any failed request is an error.
+
+    A non-2xx answer (a 429, a 503) or a socket error would make the
+    throughput figure meaningless: it is a failed run, not a slow one.
+    """
     url = f"http://{address}:{APP_PORT}{path}"
     argv = [
         "wrk",
@@ -142,26 +149,32 @@ def wrk(
     line = next((x for x in proc.stdout.splitlines() if x.startswith("WRK_JSON ")), None)
     if proc.returncode != 0 or line is None:
         raise BenchError(f"wrk {url} failed ({proc.returncode}): {proc.stderr.strip()[-300:]}")
-    data = json.loads(line.removeprefix("WRK_JSON "))
-    run = WrkRun(
-        requests=data["requests"],
-        seconds=round(data["duration_us"] / 1e6, 2),
-        rps=round(data["requests"] / (data["duration_us"] / 1e6), 1),
-        p50_ms=round(data["latency_us"]["p50"] / 1000, 2),
-        p90_ms=round(data["latency_us"]["p90"] / 1000, 2),
-        p99_ms=round(data["latency_us"]["p99"] / 1000, 2),
-        mean_ms=round(data["latency_us"]["mean"] / 1000, 3),
-        errors=data["errors"],
-    )
-    if before and after and run.requests:
-        run.cpu_us = {
-            name: round((after[name] - before[name]) / 1000 / run.requests, 1) for name in before
-        }
-    # A non-2xx answer (a 429, a 503) or a socket error would make the
-    # throughput figure meaningless: it is a failed run, not a slow one.
+    run = _wrk_run(json.loads(line.removeprefix("WRK_JSON ")), before, after)
     if run.requests == 0 or any(run.errors[k] for k in ("connect", "status", "timeout", "write")):
         raise BenchError(f"wrk {url}: {run.requests} requests with errors {run.errors}")
     return run
+
+
+def _wrk_run(
+    data: dict[str, Any], before: dict[str, int] | None, after: dict[str, int] | None
+) -> WrkRun:
+    """wrk_report.lua's JSON (microseconds) as a run; CPU per request from the snapshots."""
+    requests = data["requests"]
+    cpu_us: dict[str, float] = {}
+    if before and after and requests:
+        cpu_us = {name: round((after[name] - before[name]) / 1000 / requests, 1) for name in before}
+    latency = data["latency_us"]
+    return WrkRun(
+        requests=requests,
+        seconds=round(data["duration_us"] / 1e6, 2),
+        requests_per_second=round(requests / (data["duration_us"] / 1e6), 1),
+        p50_ms=round(latency["p50"] / 1000, 2),
+        p90_ms=round(latency["p90"] / 1000, 2),
+        p99_ms=round(latency["p99"] / 1000, 2),
+        mean_ms=round(latency["mean"] / 1000, 3),
+        errors=data["errors"],
+        cpu_us=cpu_us,
+    )
 
 
 def interleaved(
@@ -174,7 +187,7 @@ def interleaved(
     warmup: int = 2,
     threads: int = 2,
     connections: int = 16,
-    around: Callable[[str], Callable[[WrkRun], None]] | None = None,
+    around: Callable[[str], Callable[[WrkRun], None] | None] | None = None,
     containers: tuple[str, ...] = (),
 ) -> list[WrkSeries]:
     """Rounds of one run per endpoint, in A B C, C B A, A B C ... order, so slow
@@ -185,7 +198,6 @@ def interleaved(
     returns a callback that gets the finished run (for counters read around it).
     `containers`: whose CPU time to count per request (with wrk's own).
     """
-    series = [WrkSeries(name, path, threads, connections, []) for name, path in endpoints]
     load = functools.partial(
         wrk,
         address,
@@ -196,15 +208,20 @@ def interleaved(
     )
     for _, path in endpoints:
         load(path, seconds=warmup)
+    runs: dict[str, list[WrkRun]] = {path: [] for _, path in endpoints}
     for index in range(rounds):
-        for entry in series if index % 2 == 0 else series[::-1]:
-            after = around(entry.url) if around else None
-            run = load(entry.url, seconds=seconds)
+        for _, path in endpoints if index % 2 == 0 else endpoints[::-1]:
+            after = around(path) if around else None
+            run = load(path, seconds=seconds)
             if after:
                 after(run)
-            entry.runs.append(run)
+            runs[path].append(run)
+    series = [WrkSeries(name, path, threads, connections, runs[path]) for name, path in endpoints]
     for entry in series:
-        log(f"http {entry.name}: {entry.rps} req/s, p50 {entry.p50_ms} ms, p99 {entry.p99_ms} ms")
+        log(
+            f"http {entry.name}: {entry.requests_per_second} req/s,"
+            f" p50 {entry.p50_ms} ms, p99 {entry.p99_ms} ms"
+        )
     return series
 
 
@@ -215,7 +232,7 @@ def burst(
     total: int,
     timeout: float = 20,
     port: int = APP_PORT,
-) -> Counter:
+) -> Counter[int]:
     """`total` requests released at once (a barrier), spread round-robin over `targets`.
 
     targets: (address, Host header) pairs. Returns a Counter of status codes

@@ -15,42 +15,22 @@ stack's Redis, released together by a barrier, each making one decision.
 from __future__ import annotations
 
 import importlib
-import importlib.util
-import sys
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from types import ModuleType
 
 import redis
-from common import ROOT, run_threads
+from common import run_threads
+from project_modules import APP_DIR, import_from
 
-APP_DIR = ROOT / "app"
 SLIDING_LOG_SOURCE = APP_DIR / "detail_project" / "sliding_log.py"
-
-
-def _app_package(name: str) -> None:
-    """Register one of the app's packages (``config``, ``detail_project``) from its directory.
-
-    Both have empty ``__init__.py`` files; their modules then import each
-    other as they do in the app, with nothing added to ``sys.path``.
-    """
-    if name in sys.modules:
-        return
-    directory = APP_DIR / name
-    spec = importlib.util.spec_from_file_location(
-        name, directory / "__init__.py", submodule_search_locations=[str(directory)]
-    )
-    if spec is None or spec.loader is None:
-        raise ImportError(f"cannot load the app's {name} package from {directory}")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
 
 
 def sliding_log() -> ModuleType:
     """The app's sliding_log module, loaded from its file (once per process)."""
     for package in ("config", "detail_project"):
-        _app_package(package)
+        import_from(APP_DIR, package)
     module = importlib.import_module("detail_project.sliding_log")
     for name in ("hit", "FUNCTION", "memory_per_client"):
         if not hasattr(module, name):
@@ -60,7 +40,7 @@ def sliding_log() -> ModuleType:
 
 def app_library() -> ModuleType:
     """The app's Redis function library module (config/redis_functions.py)."""
-    _app_package("config")
+    import_from(APP_DIR, "config")
     return importlib.import_module("config.redis_functions")
 
 
@@ -78,6 +58,22 @@ def seed_style_allow(client: redis.Redis, key: str, limit: int, window: int) -> 
     return True
 
 
+@dataclass(frozen=True)
+class ConcurrentDecisions:
+    """`callers` simultaneous decisions on one fresh key, against a limit."""
+
+    callers: int
+    limit: int
+    allowed: int
+    denied: int
+    errors: int  # callers that got no decision (connection, timeout, barrier)
+
+    @property
+    def overshoot(self) -> int:
+        """How many more were allowed than the limit (negative: fewer)."""
+        return self.allowed - self.limit
+
+
 def run_concurrently(
     make_client: Callable[[], redis.Redis],
     allow: Callable[[redis.Redis, str, int, int], bool],
@@ -87,8 +83,8 @@ def run_concurrently(
     callers: int,
     window: int = 60,
     timeout: float = 30,
-) -> dict:
-    """`callers` simultaneous decisions on one fresh key; returns allowed/denied/errors."""
+) -> ConcurrentDecisions:
+    """`callers` simultaneous decisions on one fresh key, released together by a barrier."""
     setup = make_client()
     setup.delete(key)
     barrier = threading.Barrier(callers, timeout=timeout)
@@ -108,13 +104,13 @@ def run_concurrently(
     run_threads(one, callers, deadline=2 * timeout)
     setup.delete(key)
     setup.close()
-    return {
-        "callers": callers,
-        "limit": limit,
-        "allowed": outcome.count("allowed"),
-        "denied": outcome.count("denied"),
-        "errors": outcome.count("error"),
-    }
+    return ConcurrentDecisions(
+        callers=callers,
+        limit=limit,
+        allowed=outcome.count("allowed"),
+        denied=outcome.count("denied"),
+        errors=outcome.count("error"),
+    )
 
 
 # Keys shaped like the app's (`<prefix>:rate_limit:<endpoint>:<client>`,
@@ -127,6 +123,21 @@ MEMORY_KEYS = {
 POPULATION_PREFIX = "ahsp:rate_limit:bench_population:ip:"
 
 
+@dataclass(frozen=True)
+class MemoryFigures:
+    """Redis memory per client the limiter tracks, and how many clients fit in maxmemory."""
+
+    requests_per_client: int  # admitted decisions in each client's log
+    limit: int  # the limit those decisions were made under
+    window_seconds: int
+    memory_usage_bytes: dict[str, int]  # MEMORY USAGE of one log, per key shape (MEMORY_KEYS)
+    population: int  # clients in the used_memory measurement
+    used_memory_per_client_bytes: float  # used_memory grown per client, bookkeeping included
+    maxmemory_bytes: int  # 0: no maxmemory set
+    maxmemory_policy: str
+    clients_in_maxmemory: int  # maxmemory / used memory per client (0 without maxmemory)
+
+
 def memory_figures(
     client: redis.Redis,
     *,
@@ -135,7 +146,7 @@ def memory_figures(
     requests: int = 10,
     population: int = 10_000,
     batch: int = 1000,
-) -> dict:
+) -> MemoryFigures:
     """Redis memory per tracked client, two ways.
 
     - ``MEMORY USAGE`` of one limiter key after `requests` admitted decisions
@@ -151,34 +162,57 @@ def memory_figures(
         shape: module.memory_per_client(client, key, limit=limit, window=window, requests=requests)
         for shape, key in MEMORY_KEYS.items()
     }
+    grown = _used_memory_growth(
+        client,
+        module.FUNCTION,
+        population=population,
+        requests=requests,
+        limit=limit,
+        window=window,
+        batch=batch,
+    )
+    per_client = grown / population
+    maxmemory = int(client.config_get("maxmemory").get("maxmemory", 0))
+    return MemoryFigures(
+        requests_per_client=requests,
+        limit=limit,
+        window_seconds=window,
+        memory_usage_bytes=usage,
+        population=population,
+        used_memory_per_client_bytes=round(per_client, 1),
+        maxmemory_bytes=maxmemory,
+        maxmemory_policy=client.config_get("maxmemory-policy").get("maxmemory-policy", ""),
+        clients_in_maxmemory=int(maxmemory / per_client) if maxmemory and per_client > 0 else 0,
+    )
+
+
+def _used_memory_growth(
+    client: redis.Redis,
+    function: str,
+    *,
+    population: int,
+    requests: int,
+    limit: int,
+    window: int,
+    batch: int,
+) -> int:
+    """Bytes of used_memory that `population` clients' logs add (the keys deleted after)."""
     keys = [
         f"{POPULATION_PREFIX}10.{i // 65536 % 256}.{i // 256 % 256}.{i % 256}"
         for i in range(population)
     ]
-    for start in range(0, population, batch):
-        client.delete(*keys[start : start + batch])
+    batches = [keys[start : start + batch] for start in range(0, population, batch)]
+    for chunk in batches:
+        client.delete(*chunk)
     client.function_load(app_library().library().code, replace=True)
     before = int(client.info("memory")["used_memory"])
-    for start in range(0, population, batch):
+    for chunk in batches:
         pipe = client.pipeline(transaction=False)
-        for key in keys[start : start + batch]:
+        for key in chunk:
             for _ in range(requests):
-                pipe.fcall(module.FUNCTION, 1, key, limit, window * 1_000_000)
+                pipe.fcall(function, 1, key, limit, window * 1_000_000)
         pipe.execute()
     after = int(client.info("memory")["used_memory"])
-    for start in range(0, population, batch):
-        client.delete(*keys[start : start + batch])
-    maxmemory = int(client.config_get("maxmemory").get("maxmemory", 0))
-    policy = client.config_get("maxmemory-policy").get("maxmemory-policy", "")
-    per_client = (after - before) / population
-    return {
-        "requests_per_client": requests,
-        "limit": limit,
-        "window_s": window,
-        "memory_usage_bytes": usage,
-        "population": population,
-        "used_memory_per_client_bytes": round(per_client, 1),
-        "maxmemory_bytes": maxmemory,
-        "maxmemory_policy": policy,
-        "clients_in_maxmemory": int(maxmemory / per_client) if maxmemory and per_client > 0 else 0,
-    }
+    for chunk in batches:
+        client.delete(*chunk)
+    return after - before

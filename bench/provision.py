@@ -26,21 +26,10 @@ import re
 import subprocess
 import time
 from collections import defaultdict
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime
 
-from common import (
-    ALL_HOSTS,
-    APP_HOSTS,
-    DB_HOST,
-    GUNICORN_SERVICE,
-    INVENTORY,
-    REDIS_HOST,
-    ROOT,
-    BenchError,
-    docker_exec,
-    log,
-)
+from common import ALL_HOSTS, INVENTORY, ROOT, BenchError, log
 
 PLAYBOOK_TIMEOUT = 1800
 
@@ -71,8 +60,10 @@ ROLE_IN_PATH = re.compile(r"/roles/(?P<role>[^/]+)/(?:tasks|handlers)/")
 NO_ROLE = "(playbook tasks)"
 
 
-@dataclass
+@dataclass(frozen=True)
 class TaskTime:
+    """One task name's wall time in a run, summed over every time it ran."""
+
     name: str
     seconds: float
     runs: int  # how many times a task of this name ran (plays, batches, handlers)
@@ -90,20 +81,17 @@ class Share:
     hosts: int = 0
     batches: int = 0  # plays only: how many times the play ran (serial batches)
 
-    @property
-    def per_host(self) -> tuple[float, float]:
-        hosts = max(1, self.hosts)
-        return self.tasks / hosts, self.modules / hosts
 
-
-@dataclass
+@dataclass(frozen=True)
 class PlaybookRun:
+    """One ansible-playbook run: its wall time, its recap and where the time went."""
+
     label: str
     playbook: str
-    seconds: float
-    changed: int
+    seconds: float  # wall time of the whole ansible-playbook process
+    changed: int  # the recap's counts, summed over hosts
     ok: int
-    failed: int
+    failed: int  # failures and unreachable hosts (a run with any stops the bench)
     tasks_seconds: float  # sum of task wall times
     host_results: int = 0  # task x host results (a loop counts once)
     host_skipped: int = 0
@@ -113,9 +101,6 @@ class PlaybookRun:
     plays: list[Share] = field(default_factory=list)
     roles: list[Share] = field(default_factory=list)
     hosts: list[Share] = field(default_factory=list)
-
-    def as_dict(self) -> dict:
-        return asdict(self)
 
 
 def _when(stamp: str) -> datetime:
@@ -266,6 +251,7 @@ def profile_roles(text: str) -> dict[str, float]:
 
 
 def callback_env() -> dict[str, str]:
+    """ansible-playbook's environment: the JSON callback on stdout, profile_roles after it."""
     return {
         **os.environ,
         "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
@@ -287,7 +273,11 @@ def run_playbook(
     quiet: bool = False,
     timeout: float = PLAYBOOK_TIMEOUT,
 ) -> PlaybookRun:
-    """Run one playbook against inventories/bench and return its timings and breakdown."""
+    """Run one playbook against inventories/bench and return its timings and breakdown.
+
+    A failed run (or a host unreachable) stops the bench: its figures would
+    time a different amount of work.
+    """
     argv = ["ansible-playbook", "-i", str(INVENTORY), playbook, *extra]
     if not quiet:
         log(f"{label}: {' '.join(argv[3:])}")
@@ -302,6 +292,17 @@ def run_playbook(
         check=False,
     )
     seconds = time.monotonic() - started
+    report, rest = _checked_report(label, proc)
+    run = _playbook_run(label, playbook, extra, seconds, report, rest, top)
+    if not quiet:
+        log(f"{label}: {run.seconds} s, changed={run.changed}, {run.modules} module executions")
+    return run
+
+
+def _checked_report(label: str, proc: subprocess.CompletedProcess[str]) -> tuple[dict, str]:
+    """The json callback's document of a run that succeeded on every host, and the text
+    around it; BenchError otherwise.
+    """
     try:
         report, rest = _json_report(proc.stdout)
     except (json.JSONDecodeError, ValueError) as exc:
@@ -315,16 +316,29 @@ def run_playbook(
             f"{label}: ansible-playbook failed (rc {proc.returncode}):\n{_failure_summary(report)}"
             f"\n{proc.stderr.strip()[-500:]}"
         )
+    return report, rest
+
+
+def _playbook_run(
+    label: str,
+    playbook: str,
+    extra: tuple[str, ...],
+    seconds: float,
+    report: dict,
+    rest: str,
+    top: int,
+) -> PlaybookRun:
+    stats = report.get("stats", {}).values()
     tasks_seconds, ranked = _task_times(report)
     host_results, host_skipped = _host_results(report)
     shares = breakdown(report, profile_roles(rest))
-    run = PlaybookRun(
+    return PlaybookRun(
         label=label,
         playbook=playbook,
         seconds=round(seconds, 1),
-        changed=sum(s.get("changed", 0) for s in stats.values()),
-        ok=sum(s.get("ok", 0) for s in stats.values()),
-        failed=failed,
+        changed=sum(s.get("changed", 0) for s in stats),
+        ok=sum(s.get("ok", 0) for s in stats),
+        failed=sum(s.get("failures", 0) + s.get("unreachable", 0) for s in stats),
         tasks_seconds=round(tasks_seconds, 1),
         host_results=host_results,
         host_skipped=host_skipped,
@@ -333,68 +347,6 @@ def run_playbook(
         slowest=ranked[:top],
         **shares,
     )
-    if not quiet:
-        log(f"{label}: {run.seconds} s, changed={run.changed}, {run.modules} module executions")
-    return run
-
-
-# Drift on every tier, each of a kind the playbooks must repair: an edited
-# config file, a removed drop-in, a loosened secret file, an edited value in
-# an environment file (written as the role writes it: NAME="value"), a
-# stopped service. Each comes with a shell test that is true once repaired.
-DRIFT: list[tuple[str, list[str], str]] = [
-    (
-        REDIS_HOST,
-        ["sed", "-i", "s/^maxmemory .*/maxmemory 1mb/", "/etc/redis/redis.conf"],
-        "! grep -q '^maxmemory 1mb' /etc/redis/redis.conf",
-    ),
-    (
-        DB_HOST,
-        ["sh", "-c", "rm -f /etc/postgresql/*/main/conf.d/ahsp.conf"],
-        "ls /etc/postgresql/*/main/conf.d/ahsp.conf",
-    ),
-    (
-        APP_HOSTS[0],
-        ["chmod", "0644", "/etc/ahsp/secrets.env"],
-        'test "$(stat -c %a /etc/ahsp/secrets.env)" = 640',
-    ),
-    (
-        APP_HOSTS[0],
-        ["sed", "-i", 's/^LOG_LEVEL=.*/LOG_LEVEL="DEBUG"/', "/etc/ahsp/app.env"],
-        "grep -q '^LOG_LEVEL=' /etc/ahsp/app.env"
-        " && ! grep -q '^LOG_LEVEL=\"DEBUG\"' /etc/ahsp/app.env",
-    ),
-    (
-        APP_HOSTS[1],
-        ["systemctl", "stop", GUNICORN_SERVICE],
-        f"systemctl is-active --quiet {GUNICORN_SERVICE}",
-    ),
-]
-
-
-def introduce_drift() -> list[dict]:
-    """Apply every drift; a drift that did not take (the file is gone, the value absent)
-    is an error: the repair figure would mean nothing.
-    """
-    applied = []
-    for host, argv, repaired in DRIFT:
-        docker_exec(host, argv)
-        if _holds(host, repaired):
-            raise BenchError(f"{host}: drift `{' '.join(argv)}` changed nothing")
-        applied.append({"host": host, "drift": " ".join(argv), "check": repaired})
-    return applied
-
-
-def verify_repairs(applied: list[dict]) -> list[dict]:
-    return [{**entry, "repaired": _holds(entry["host"], entry["check"])} for entry in applied]
-
-
-def _holds(host: str, check: str) -> bool:
-    try:
-        docker_exec(host, ["sh", "-c", check])
-    except BenchError:
-        return False
-    return True
 
 
 def containers(state: str) -> None:

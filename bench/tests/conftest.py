@@ -7,11 +7,15 @@ throw-away redis-server on loopback.
 
 from __future__ import annotations
 
+import json
 import secrets
 import socket
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import ClassVar
 
 import pytest
 import redis
@@ -51,3 +55,44 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+class Recorder(BaseHTTPRequestHandler):
+    """Records each request's Host and X-Forwarded-For; 429 after `limit` requests.
+
+    /health/ answers a release id as the app's health probe does.
+    """
+
+    seen: ClassVar[list[tuple[str, str]]] = []
+    lock = threading.Lock()
+    limit: int | None = None
+
+    def do_GET(self) -> None:
+        with self.lock:
+            self.seen.append((self.headers["Host"], self.headers.get("X-Forwarded-For", "")))
+            status = 200 if self.limit is None or len(self.seen) <= self.limit else 429
+        body = json.dumps({"version": "r1"}).encode() if self.path == "/health/" else b""
+        self.send_response(status)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def http_server() -> Iterator[int]:
+    """A loopback HTTP server (Recorder) for the test; yields its port."""
+    Recorder.seen = []
+    Recorder.limit = None
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
+    server.daemon_threads = True
+    # A short poll interval: shutdown() waits for the loop to notice.
+    serve = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    serve.start()
+    try:
+        yield server.server_address[1]
+    finally:
+        server.shutdown()
+        server.server_close()

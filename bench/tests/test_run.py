@@ -1,0 +1,100 @@
+"""bench/run.py: the phases in order, each record set once, skipped phases left out."""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import report
+import run
+from common import TimeWaitReuse
+from results import BenchResults
+
+SAMPLE, _ = report.read_json(Path(__file__).parent / "sample-results.json")
+
+
+@pytest.fixture
+def phases(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every phase replaced by one that returns the recorded run's record and notes its name."""
+    called: list[str] = []
+
+    def phase(name: str, value: Any):
+        def measure(*args: Any, **kwargs: Any) -> Any:
+            called.append(name)
+            return value
+
+        return measure
+
+    patches = {
+        (run.converge, "measure"): ("converge", SAMPLE.provisioning),
+        (run.noop, "noop_figures"): ("noop", SAMPLE.noop),
+        (run.drift, "measure"): ("drift", SAMPLE.drift_repair),
+        (run, "wait_for_apps"): ("apps", [("10.0.0.1", "bench-app1")]),
+        (run, "redis_client"): ("client", object()),
+        (run.redisrtt, "redis_benchmark_floor"): ("ping", SAMPLE.redis_ping_floor),
+        (run, "container_ip"): ("ip", "10.0.0.9"),
+        (run.limiter, "sliding_log"): ("sliding_log", argparse.Namespace(hit=None)),
+        (run.redisrtt, "limiter_round_trip"): ("round trip", SAMPLE.limiter_round_trip),
+        (run.limiter, "memory_figures"): ("memory", SAMPLE.redis_memory),
+        (run.inprocess_shell, "measure"): ("inprocess", SAMPLE.inprocess),
+        (run.throughput, "measure"): ("http", SAMPLE.http),
+        (run.daytwo, "zero_downtime"): ("day2", SAMPLE.day2),
+        (run.exactness, "measure"): ("exactness", SAMPLE.exactness),
+    }
+    for (module, attribute), (name, value) in patches.items():
+        monkeypatch.setattr(module, attribute, phase(name, value))
+    return called
+
+
+def _args(**given: Any) -> argparse.Namespace:
+    return argparse.Namespace(
+        **{"skip_provisioning": False, "skip_day2": False, "noop_rounds": 3, **given}
+    )
+
+
+def test_every_phase_in_order_sets_its_record(phases: list[str]) -> None:
+    results = BenchResults(machine=SAMPLE.machine)
+    run.measure(results, _args())
+    names = [n for n in phases if n not in ("ip", "sliding_log", "client", "apps")]
+    assert names == [
+        "converge",
+        "noop",
+        "drift",
+        "ping",
+        "round trip",
+        "memory",
+        "inprocess",
+        "http",
+        "day2",
+        "exactness",
+    ]
+    assert results == BenchResults(
+        machine=SAMPLE.machine,
+        **{k: v for k, v in vars(SAMPLE).items() if k not in ("machine", "bench_seconds")},
+    )
+
+
+def test_skipped_phases_leave_their_records_out(phases: list[str]) -> None:
+    results = BenchResults(machine=SAMPLE.machine)
+    run.measure(results, _args(skip_provisioning=True, skip_day2=True))
+    assert not {"converge", "noop", "drift", "day2"} & set(phases)
+    assert results.provisioning is results.noop is results.drift_repair is results.day2 is None
+    assert results.http == SAMPLE.http and results.exactness == SAMPLE.exactness
+
+
+def test_the_machine_record_holds_the_port_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    asked: list[str] = []
+
+    def fake_run(argv: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
+        asked.append(argv[0])
+        return subprocess.CompletedProcess(argv, 0, stdout=f"{argv[0]} 1.0\n", stderr="")
+
+    monkeypatch.setattr(run.subprocess, "run", fake_run)
+    machine = run.machine(TimeWaitReuse(before="2", during="1"))
+    assert asked == ["git", "git", "docker", "ansible", "sh"]
+    assert (machine.commit, machine.docker, machine.dirty) == ("git 1.0", "docker 1.0", True)
+    assert machine.tcp_tw_reuse == TimeWaitReuse(before="2", during="1")
+    assert machine.cpus >= 1 and machine.date.endswith("Z")
