@@ -62,7 +62,7 @@ def test_good_inventory_passes(inventory):
 
 
 def test_an_old_variable_name_still_works_and_warns(tmp_path):
-    """An inventory that still names the Redis admin password redis_requirepass passes, with a warning."""
+    """An inventory that names the Redis admin password redis_requirepass passes, with a warning."""
     (tmp_path / "hosts.yml").write_text(INVENTORY.format(python=sys.executable))
     (tmp_path / "group_vars" / "all").mkdir(parents=True)
     old = {k: v for k, v in GROUP_VARS.items() if k != "redis_admin_password"}
@@ -158,7 +158,10 @@ def _inventory_without(base: Path, *names: str) -> Path:
     ("missing", "message"),
     [
         (("redis_app_password",), "redis_app_password is required: in ACL mode"),
-        (("postgresql_db_password",), "postgresql_db_password is required with a `db` host"),
+        (
+            ("postgresql_db_password",),
+            "postgresql_db_password is required on the `db` host and the app hosts",
+        ),
         (("redis_admin_password",), "redis_admin_password is required"),
     ],
 )

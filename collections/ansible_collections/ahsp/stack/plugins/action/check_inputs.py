@@ -100,6 +100,42 @@ def _coercions(
     return found
 
 
+def _spec_problems(spec: dict[str, Any], values: dict[str, Any], problems: list[str]) -> set[str]:
+    """Check types against the argument spec; the names whose type is wrong.
+
+    What is left renders as the checked value, so ``values`` takes the
+    converted values, for the rules to check them in their type.
+    """
+    mistyped: set[str] = set()
+    if not spec:
+        return mistyped
+    checked = ArgumentSpecValidator(spec).validate(
+        {k: v for k, v in values.items() if k in spec}, validate_role_argument_spec=True
+    )
+    for error in checked.errors:
+        problems.append(str(error))
+        mistyped.update(name for name in spec if f"'{name}'" in str(error))
+    for name, problem in _coercions(spec, values, checked.validated_parameters):
+        problems.append(problem)
+        mistyped.add(name)
+    values.update(
+        (name, value)
+        for name, value in checked.validated_parameters.items()
+        if name not in mistyped
+    )
+    return mistyped
+
+
+def _rule_problems(name: str, rule: dict[str, Any], values: dict[str, Any]) -> list[str]:
+    """One variable against its rule: required unless the rule says otherwise."""
+    if name not in values:
+        return [f"{name}: is required"] if rule.get("required", True) else []
+    try:
+        return check_value(name, values[name], rule, values)
+    except (TypeError, ValueError) as exc:
+        return [f"{name}: cannot be checked ({exc})"]
+
+
 class ActionModule(ActionBase):
     TRANSFERS_FILES = False
     _requires_connection = False
@@ -136,61 +172,17 @@ class ActionModule(ActionBase):
         result = super().run(tmp, task_vars)
         args = self._task.args
         rules: dict[str, dict[str, Any]] = args.get("rules") or {}
-        conditions: list[dict[str, str]] = args.get("conditions") or []
         self._warn_renamed(args.get("renamed") or [], task_vars)
         spec = self._argument_spec(args.get("argument_spec", "main"))
 
         problems: list[str] = []
-        values: dict[str, Any] = {}
-        for name in dict.fromkeys([*spec, *rules]):
-            if name not in task_vars:
-                continue
-            try:
-                values[name] = self._value(name, task_vars)
-            except AnsibleError as exc:
-                problems.append(f"{name}: cannot be evaluated ({exc.message.splitlines()[0]})")
-
-        mistyped: set[str] = set()
-        if spec:
-            checked = ArgumentSpecValidator(spec).validate(
-                {k: v for k, v in values.items() if k in spec}, validate_role_argument_spec=True
-            )
-            for error in checked.errors:
-                problems.append(str(error))
-                mistyped.update(name for name in spec if f"'{name}'" in str(error))
-            for name, problem in _coercions(spec, values, checked.validated_parameters):
-                problems.append(problem)
-                mistyped.add(name)
-            # What is left renders as the checked value: check it in its type.
-            values.update(
-                (name, value)
-                for name, value in checked.validated_parameters.items()
-                if name not in mistyped
-            )
-
+        values = self._values([*spec, *rules], task_vars, problems)
+        mistyped = _spec_problems(spec, values, problems)
         for name, rule in rules.items():
-            if name in mistyped:
-                continue  # already reported with its type
-            if name not in values:
-                if rule.get("required", True):
-                    problems.append(f"{name}: is required")
-                continue
-            try:
-                problems.extend(check_value(name, values[name], rule, values))
-            except (TypeError, ValueError) as exc:
-                problems.append(f"{name}: cannot be checked ({exc})")
-
+            if name not in mistyped:  # else already reported with its type
+                problems.extend(_rule_problems(name, rule, values))
         if not problems:
-            for condition in conditions:
-                try:
-                    ok = self._templar.evaluate_conditional(condition["that"])
-                except AnsibleError as exc:
-                    problems.append(
-                        f"{condition['msg']} (could not evaluate: {exc.message.splitlines()[0]})"
-                    )
-                    continue
-                if not ok:
-                    problems.append(condition["msg"])
+            problems.extend(self._condition_problems(args.get("conditions") or []))
 
         result["changed"] = False
         if problems:
@@ -204,3 +196,32 @@ class ActionModule(ActionBase):
         else:
             result["msg"] = f"{len(values)} inputs valid"
         return result
+
+    def _values(
+        self, names: list[str], task_vars: dict[str, Any], problems: list[str]
+    ) -> dict[str, Any]:
+        """Each defined variable's value as given; one that cannot be evaluated is a problem."""
+        values: dict[str, Any] = {}
+        for name in dict.fromkeys(names):
+            if name not in task_vars:
+                continue
+            try:
+                values[name] = self._value(name, task_vars)
+            except AnsibleError as exc:
+                problems.append(f"{name}: cannot be evaluated ({exc.message.splitlines()[0]})")
+        return values
+
+    def _condition_problems(self, conditions: list[dict[str, str]]) -> list[str]:
+        """Each condition that is false, by its message (evaluated once every value passed its rule)."""
+        problems = []
+        for condition in conditions:
+            try:
+                ok = self._templar.evaluate_conditional(condition["that"])
+            except AnsibleError as exc:
+                problems.append(
+                    f"{condition['msg']} (could not evaluate: {exc.message.splitlines()[0]})"
+                )
+                continue
+            if not ok:
+                problems.append(condition["msg"])
+        return problems

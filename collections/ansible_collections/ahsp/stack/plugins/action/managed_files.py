@@ -8,6 +8,7 @@ ansible-test read an action's documentation.
 from __future__ import annotations
 
 import os
+import re
 from typing import Any
 
 from ansible import constants as C
@@ -43,6 +44,18 @@ _SPEC = {
 _SOURCES = ("template", "src", "content")
 
 
+def _refuse_unquoted_modes(args: dict[str, Any]) -> None:
+    """A mode YAML read as a number (0640 unquoted is 416) would be misread: it must be a quoted octal string."""
+    for kind, key in (("directories", "path"), ("files", "dest")):
+        for item in args.get(kind) or []:
+            mode = item.get("mode", "0644") if isinstance(item, dict) else "0644"
+            if not isinstance(mode, str) or re.fullmatch("[0-7]{3,4}", mode) is None:
+                raise AnsibleActionFail(
+                    f'managed_files: {item.get(key)}: mode must be a quoted octal string such as "0640" '
+                    f"(got {mode!r})"
+                )
+
+
 class ActionModule(ActionBase):
     """Render each file once, then let one module run compare and write them all."""
 
@@ -51,6 +64,7 @@ class ActionModule(ActionBase):
     def run(self, tmp: Any = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
         task_vars = task_vars or {}
         result = super().run(tmp, task_vars)
+        _refuse_unquoted_modes(self._task.args)
         checked = ArgumentSpecValidator(_SPEC).validate(self._task.args)
         if checked.error_messages:
             raise AnsibleActionFail("managed_files: " + "; ".join(checked.error_messages))
@@ -100,13 +114,18 @@ class ActionModule(ActionBase):
         return module_item
 
     def _role_file(self, name: str) -> str:
-        """A file of the role's files/ directory, as text."""
+        """A file of the role's files/ directory, as it is (line endings kept); it must be UTF-8 text."""
         try:
             path = self._find_needle("files", name)
         except AnsibleError as err:
             raise AnsibleActionFail(f"managed_files: {err}") from err
-        with open(path, encoding="utf-8") as handle:
-            return handle.read()
+        try:
+            with open(path, encoding="utf-8", newline="") as handle:
+                return handle.read()
+        except UnicodeDecodeError as err:
+            raise AnsibleActionFail(
+                f"managed_files: {path} is not UTF-8 text ({err.reason})"
+            ) from err
 
     def _render(self, name: str, task_vars: dict[str, Any]) -> str:
         """A template of the role rendered as ansible.builtin.template renders it (trim_blocks, trailing newlines kept)."""

@@ -324,64 +324,85 @@ def check_value(
     name: str, value: Any, rule: Mapping[str, Any], values: Mapping[str, Any]
 ) -> list[str]:
     """Every problem of ``value`` (the variable ``name``) against ``rule``; [] when it is fine."""
-    secret = bool(rule.get("secret"))
     if rule.get("allow_empty") and value in ("", [], {}, None):
         return []
-    problems: list[str] = []
-
+    secret = bool(rule.get("secret"))
     if "min" in rule or "max" in rule:
-        low, high = rule.get("min"), rule.get("max")
         if isinstance(value, bool) or not isinstance(value, int):
             return [f"{name}: must be an integer{_show(value, secret)}"]
-        if (low is not None and value < low) or (high is not None and value > high):
-            bounds = (
-                f"from {low} to {high}"
-                if low is not None and high is not None
-                else (f"at least {low}" if low is not None else f"at most {high}")
-            )
-            problems.append(f"{name}: must be {bounds}{_show(value, secret)}")
-
-    fmt = rule.get("format")
-    if fmt:
-        checker = FORMATS.get(fmt)
-        if checker is None:
-            raise ValueError(f"rule for {name}: unknown format {fmt!r}")
-        if isinstance(value, str) and not _is_line(value):
-            problems.append(
-                f"{name}: must be one line of text (no newline, carriage return or NUL)"
-            )
-        elif (problem := checker(value, rule)) is not None:
-            problems.append(f"{name}: must be {problem}{_show(value, secret)}")
-
+        problems = _bounds_problems(name, value, rule, secret)
+    else:
+        problems = []
+    if rule.get("format"):
+        problems.extend(_format_problems(name, value, rule, secret))
     if "items" in rule:
         if not isinstance(value, Sequence) or isinstance(value, str):
             return [*problems, f"{name}: must be a list"]
-        if len(value) < int(rule.get("min_items", 0)):
-            problems.append(
-                f"{name}: must have at least {rule['min_items']} entr{'y' if rule['min_items'] == 1 else 'ies'}"
-            )
-        for index, item in enumerate(value):
-            problems.extend(check_value(f"{name}[{index}]", item, rule["items"], values))
-
+        problems.extend(_list_problems(name, value, rule, values))
     if "keys" in rule or "values" in rule:
         if not isinstance(value, Mapping):
             return [*problems, f"{name}: must be a mapping"]
-        key_rule = rule.get("keys", {})
-        managed = {str(k).strip().casefold() for k in key_rule.get("not_in", [])}
-        for key, item in value.items():
-            label = f"{name}[{key!r}]"
-            key_text = str(key)
-            if key_text != key_text.strip():
-                problems.append(f"{label}: the name has leading or trailing spaces")
-            elif key_text.strip().casefold() in managed:
-                problems.append(
-                    f"{label}: the role sets {key_text.strip()} itself; use the role's own variable instead"
-                )
-            elif key_rule:
-                problems.extend(
-                    check_value(label, key_text, _without(key_rule, "not_in", "allowed"), values)
-                    or _allowed_key_problems(label, key_text, key_rule)
-                )
-            if "values" in rule:
-                problems.extend(check_value(label, item, rule["values"], values))
+        problems.extend(_mapping_problems(name, value, rule, values))
+    return problems
+
+
+def _bounds_problems(name: str, value: int, rule: Mapping[str, Any], secret: bool) -> list[str]:
+    """An integer outside the rule's ``min``/``max``."""
+    low, high = rule.get("min"), rule.get("max")
+    if (low is None or value >= low) and (high is None or value <= high):
+        return []
+    if low is not None and high is not None:
+        bounds = f"from {low} to {high}"
+    else:
+        bounds = f"at least {low}" if low is not None else f"at most {high}"
+    return [f"{name}: must be {bounds}{_show(value, secret)}"]
+
+
+def _format_problems(name: str, value: Any, rule: Mapping[str, Any], secret: bool) -> list[str]:
+    """A value its ``format`` does not accept (every format wants one line of text first)."""
+    checker = FORMATS.get(rule["format"])
+    if checker is None:
+        raise ValueError(f"rule for {name}: unknown format {rule['format']!r}")
+    if isinstance(value, str) and not _is_line(value):
+        return [f"{name}: must be one line of text (no newline, carriage return or NUL)"]
+    problem = checker(value, rule)
+    return [] if problem is None else [f"{name}: must be {problem}{_show(value, secret)}"]
+
+
+def _list_problems(
+    name: str, value: Sequence[Any], rule: Mapping[str, Any], values: Mapping[str, Any]
+) -> list[str]:
+    """Too few entries, and each entry against the ``items`` rule."""
+    problems = []
+    if len(value) < int(rule.get("min_items", 0)):
+        count = rule["min_items"]
+        problems.append(f"{name}: must have at least {count} entr{'y' if count == 1 else 'ies'}")
+    for index, item in enumerate(value):
+        problems.extend(check_value(f"{name}[{index}]", item, rule["items"], values))
+    return problems
+
+
+def _mapping_problems(
+    name: str, value: Mapping[Any, Any], rule: Mapping[str, Any], values: Mapping[str, Any]
+) -> list[str]:
+    """Each key against the ``keys`` rule (names the role sets itself refused), each value against ``values``."""
+    problems = []
+    key_rule = rule.get("keys", {})
+    managed = {str(k).strip().casefold() for k in key_rule.get("not_in", [])}
+    for key, item in value.items():
+        label = f"{name}[{key!r}]"
+        key_text = str(key)
+        if key_text != key_text.strip():
+            problems.append(f"{label}: the name has leading or trailing spaces")
+        elif key_text.strip().casefold() in managed:
+            problems.append(
+                f"{label}: the role sets {key_text.strip()} itself; use the role's own variable instead"
+            )
+        elif key_rule:
+            problems.extend(
+                check_value(label, key_text, _without(key_rule, "not_in", "allowed"), values)
+                or _allowed_key_problems(label, key_text, key_rule)
+            )
+        if "values" in rule:
+            problems.extend(check_value(label, item, rule["values"], values))
     return problems

@@ -171,6 +171,7 @@ changed_paths:
 import grp
 import os
 import pwd
+import re
 import shlex
 import stat
 import tempfile
@@ -434,6 +435,11 @@ def main() -> None:
         },
         supports_check_mode=True,
     )
+    for item in [*module.params["directories"], *module.params["files"]]:
+        if re.fullmatch("[0-7]{3,4}", str(item["mode"])) is None:
+            module.fail_json(
+                msg=f"{item.get('path') or item.get('dest')}: mode must be an octal string such as 0640"
+            )
     diffs: list[dict] = []
     folders = {
         item["path"]: _directory(module, item, diffs) for item in module.params["directories"]
