@@ -394,47 +394,47 @@ def _absent(module: AnsibleModule, item: dict, diffs: list[dict]) -> dict:
     return {"changed": there, "content": there, "attributes": False}
 
 
-def main() -> None:
-    module = AnsibleModule(
-        argument_spec={
-            "directories": {
-                "type": "list",
-                "elements": "dict",
-                "default": [],
-                "options": {
-                    "path": {"type": "path", "required": True},
-                    "owner": {"type": "str", "default": "root"},
-                    "group": {"type": "str", "default": "root"},
-                    "mode": {"type": "str", "required": True},
-                },
-            },
-            "files": {
-                "type": "list",
-                "elements": "dict",
-                "default": [],
-                "options": {
-                    "dest": {"type": "path", "required": True},
-                    "template": {"type": "str"},
-                    "src": {"type": "str"},
-                    "content": {"type": "str"},
-                    "secret_content": {"type": "str", "no_log": True},
-                    "secret": {"type": "bool", "default": False},
-                    "owner": {"type": "str", "default": "root"},
-                    "group": {"type": "str", "default": "root"},
-                    "mode": {"type": "str", "default": "0644"},
-                    "validate": {"type": "str"},
-                    "replace": {"type": "bool", "default": True},
-                    "stage": {"type": "bool", "default": False},
-                    "state": {
-                        "type": "str",
-                        "choices": ["present", "absent"],
-                        "default": "present",
-                    },
-                },
+ARGUMENT_SPEC = {
+    "directories": {
+        "type": "list",
+        "elements": "dict",
+        "default": [],
+        "options": {
+            "path": {"type": "path", "required": True},
+            "owner": {"type": "str", "default": "root"},
+            "group": {"type": "str", "default": "root"},
+            "mode": {"type": "str", "required": True},
+        },
+    },
+    "files": {
+        "type": "list",
+        "elements": "dict",
+        "default": [],
+        "options": {
+            "dest": {"type": "path", "required": True},
+            "template": {"type": "str"},
+            "src": {"type": "str"},
+            "content": {"type": "str"},
+            "secret_content": {"type": "str", "no_log": True},
+            "secret": {"type": "bool", "default": False},
+            "owner": {"type": "str", "default": "root"},
+            "group": {"type": "str", "default": "root"},
+            "mode": {"type": "str", "default": "0644"},
+            "validate": {"type": "str"},
+            "replace": {"type": "bool", "default": True},
+            "stage": {"type": "bool", "default": False},
+            "state": {
+                "type": "str",
+                "choices": ["present", "absent"],
+                "default": "present",
             },
         },
-        supports_check_mode=True,
-    )
+    },
+}
+
+
+def main() -> None:
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     for item in [*module.params["directories"], *module.params["files"]]:
         if re.fullmatch("[0-7]{3,4}", str(item["mode"])) is None:
             module.fail_json(

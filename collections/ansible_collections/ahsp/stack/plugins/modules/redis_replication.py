@@ -10,19 +10,9 @@ description:
   - A node that should replicate I(primary_host):I(primary_port) and does not is told C(REPLICAOF) it.
   - A node that should be the primary and replicates something is promoted only when I(promote) is true (no Sentinel
     knows the service yet, a first deploy); otherwise a Sentinel is in charge and the module reports without acting.
+extends_documentation_fragment:
+  - ahsp.stack.redis_connection
 options:
-  unix_socket:
-    description: The node's admin Unix socket.
-    type: str
-    required: true
-  login_user:
-    description: ACL user to authenticate as (the admin user; empty for requirepass mode).
-    type: str
-    default: ""
-  login_password:
-    description: Its password (never logged).
-    type: str
-    required: true
   primary_host:
     description: Address of the primary.
     type: str
@@ -84,15 +74,17 @@ role:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.ahsp.stack.plugins.module_utils.resp import RedisError, connect
+from ansible_collections.ahsp.stack.plugins.module_utils.redis_module import (
+    CONNECTION_ARGUMENT_SPEC,
+    connect_with,
+)
+from ansible_collections.ahsp.stack.plugins.module_utils.resp import RedisError
 
 
 def main() -> None:
     module = AnsibleModule(
         argument_spec={
-            "unix_socket": {"type": "str", "required": True},
-            "login_user": {"type": "str", "default": ""},
-            "login_password": {"type": "str", "required": True, "no_log": True},
+            **CONNECTION_ARGUMENT_SPEC,
             "primary_host": {"type": "str", "required": True},
             "primary_port": {"type": "int", "default": 6379},
             "is_primary": {"type": "bool", "required": True},
@@ -104,9 +96,7 @@ def main() -> None:
     p = module.params
     changed = False
     try:
-        with connect(
-            "", 0, p["login_user"] or None, p["login_password"], 5.0, p["wait"], p["unix_socket"]
-        ) as node:
+        with connect_with(p, wait=p["wait"]) as node:
             role = node.call("ROLE")
             kind = role[0]
             if p["is_primary"]:
@@ -126,7 +116,7 @@ def main() -> None:
                         node.call("REPLICAOF", p["primary_host"], p["primary_port"])
                         kind = "slave"
     except RedisError as exc:
-        module.fail_json(msg=f"Redis at {p['unix_socket']}: {exc}")
+        module.fail_json(msg=f"Redis at {p['unix_socket'] or p['host']}: {exc}")
     module.exit_json(changed=changed, role=kind)
 
 
