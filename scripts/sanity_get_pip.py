@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ensurepip
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -45,12 +46,11 @@ def install_pip_conf() -> None:
 def main(argv: list[str]) -> int:
     """Install the pip release ansible-test asks for (argv: pip options and requirements)."""
     install_pip_conf()
-    sys.path.insert(0, str(bundled_pip_wheel()))
-    # Importable only now: from the wheel just put first on the path.
-    from pip._internal.cli.main import main as pip_main
-
     args = [arg for arg in argv if arg not in GET_PIP_ONLY]
-    return pip_main(["install", "--upgrade", "--force-reinstall", *args])
+    # pip runs from its own wheel (pip's documented way to bootstrap it).
+    pip = [sys.executable, f"{bundled_pip_wheel()}/pip"]
+    command = [*pip, "install", "--upgrade", "--force-reinstall", *args]
+    return subprocess.run(command, check=False).returncode  # noqa: S603 - argv from ansible-test
 
 
 if __name__ == "__main__":
