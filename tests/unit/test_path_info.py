@@ -1,7 +1,7 @@
 """ahsp.stack.path_info on this machine's file system, run by Ansible itself.
 
-The module answers, in one run and changing nothing, what a role used to ask
-path by path: `probe` what stat told (exists, and where a link resolves),
+The module answers, in one run and changing nothing, what a role would
+otherwise ask path by path: `probe` what stat tells (exists, and where a link resolves),
 `list` what ansible.builtin.find listed, and `trees` whether an unpacked
 release is in place as ansible.builtin.unarchive leaves it. Runs
 `ansible localhost -m ...`; the tree cases set owners and need root.
