@@ -189,14 +189,20 @@ def _read(path: str) -> bytes | None:
 
 
 def _ids(module: AnsibleModule, item: dict) -> tuple[int, int, int]:
-    """The uid, gid and mode bits an item asks for; an unknown name or a bad mode fails the task."""
+    """The uid, gid and mode bits an item asks for; an unknown name fails the task.
+
+    In check mode an owner or group the same run would create (a fresh
+    host's app user) is not there yet: the file is reported as one that
+    would change, with ids no file has (-1).
+    """
+    mode = int(str(item["mode"]), 8)
     try:
-        uid = pwd.getpwnam(item["owner"]).pw_uid
-        gid = grp.getgrnam(item["group"]).gr_gid
-        mode = int(str(item["mode"]), 8)
-    except (KeyError, ValueError) as err:
-        module.fail_json(msg=f"{item['dest']}: owner, group or mode not usable: {err}")
-    return uid, gid, mode
+        return pwd.getpwnam(item["owner"]).pw_uid, grp.getgrnam(item["group"]).gr_gid, mode
+    except KeyError as err:
+        if module.check_mode:
+            return -1, -1, mode
+        module.fail_json(msg=f"{item['dest']}: owner or group not on this host: {err}")
+        raise  # fail_json exits; for the type checker
 
 
 def _attributes(path: str) -> tuple[int, int, int] | None:
