@@ -21,6 +21,7 @@ from ahsp_testing import (
     wait_for,
 )
 from conftest import BASE, SERVICE, live_release, main_pid
+from front_certificates import CERTIFICATE_CASES, CERTIFICATE_KEYS
 
 UNIT = f"/etc/systemd/system/{SERVICE}.service"
 CONF = "/etc/ahsp/gunicorn.conf.py"
@@ -211,15 +212,38 @@ BAD_INPUTS = [
     ),
     ({"app_secret_key": "too-short"}, "app_secret_key"),
     ({"app_environment": "prod"}, "app_environment"),
+    # The front: every value lands in nginx.conf, so each is held to what
+    # nginx reads there.
+    ({"nginx_server_names": ["two words"]}, "nginx_server_names"),
+    ({"nginx_server_names": ['a.example.org"; include /etc/shadow']}, "nginx_server_names"),
+    ({"nginx_server_names": ["a.example.org\nlisten 81;"]}, "nginx_server_names"),
+    ({"nginx_server_names": ["a.*.example.org"]}, "nginx_server_names"),
+    ({"nginx_server_names": ["*example.org"]}, "nginx_server_names"),
+    ({"nginx_server_names": ["example.org;"]}, "nginx_server_names"),
+    ({"nginx_server_names": ["example.org}"]}, "nginx_server_names"),
+    ({"nginx_upstreams": ["127.0.0.1:70000"]}, "nginx_upstreams"),
+    ({"nginx_upstreams": ["localhost:8000"]}, "nginx_upstreams"),
+    ({"nginx_upstreams": "127.0.0.1:8000"}, "nginx_upstreams"),
+    ({"nginx_client_max_body_size": "10m"}, "nginx_client_max_body_size"),
+    ({"nginx_client_max_body_size": 0}, "nginx_client_max_body_size"),
+    ({"nginx_https_port": 0}, "nginx_https_port"),
+    ({"nginx_https_port": 80}, "nginx_https_port"),
+    ({"nginx_client_header_timeout": "10s"}, "nginx_client_header_timeout"),
+    ({"nginx_trusted_proxies": ["10.0.0.1/8"]}, "nginx_trusted_proxies"),
+    ({"nginx_maintenance_allow": ["10.0.0.0/8; allow all"]}, "nginx_maintenance_allow"),
+    ({"nginx_tls_source": "acme-v1"}, "nginx_tls_source"),
+    ({"nginx_tls_source": "provided"}, "nginx_tls_certificate"),
+    *CERTIFICATE_CASES,
 ]
 
 
 def test_bad_input_fails_before_any_change(host, stack_vars):
     """Each bad value fails the run naming the variable; the host keeps its files and master."""
-    state = f"sha256sum {UNIT} {CONF} /etc/ahsp/app.env; readlink /srv/ahsp/current"
+    files = f"{UNIT} {CONF} /etc/ahsp/app.env /etc/nginx/nginx.conf /etc/nginx/tls/*"
+    state = f"sha256sum {files}; readlink /srv/ahsp/current"
     before, pid = host.check_output(state), main_pid(host)
 
-    problems = bad_input_problems(BAD_INPUTS, _secrets(stack_vars))
+    problems = bad_input_problems(BAD_INPUTS, [*_secrets(stack_vars), *CERTIFICATE_KEYS])
     assert problems == [], "\n".join(problems)
     assert host.check_output(state) == before
     assert main_pid(host) == pid

@@ -1,0 +1,192 @@
+"""The nginx front on the single-host stack: TLS, redirects, static files, 503 pages, sandbox.
+
+Every request is made from inside the host, through the front on ports 80
+and 443, trusting only the CA the playbook made on the control machine.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+from pathlib import Path
+
+import pytest
+from ahsp_testing import exposure, run_playbook, wait_for
+from conftest import SERVICE
+
+CA_ON_HOST = "/root/ahsp-local-ca.crt"
+
+# Runs on the host: one request through the front, without following
+# redirects, trusting the local CA; prints status, headers, body and the TLS
+# version and ALPN protocol of the connection.
+_FRONT_CLIENT = r"""
+import http.client, json, ssl, sys
+url, method, headers, tls_max = json.loads(sys.argv[1])
+scheme, _, rest = url.partition("://")
+hostport, _, path = rest.partition("/")
+host, _, port = hostport.partition(":")
+if scheme == "https":
+    ctx = ssl.create_default_context(cafile=sys.argv[2])
+    ctx.set_alpn_protocols(["h2", "http/1.1"])
+    if tls_max:
+        ctx.maximum_version = getattr(ssl.TLSVersion, tls_max)
+    import socket
+    raw = socket.create_connection((host, int(port or 443)), timeout=10)
+    tls = ctx.wrap_socket(raw, server_hostname=host)
+    version, alpn = tls.version(), tls.selected_alpn_protocol()
+    tls.close()
+    # The request itself over HTTP/1.1 (http.client speaks no HTTP/2).
+    ctx.set_alpn_protocols(["http/1.1"])
+    conn = http.client.HTTPSConnection(host, int(port or 443), context=ctx, timeout=10)
+else:
+    version, alpn = None, None
+    conn = http.client.HTTPConnection(host, int(port or 80), timeout=10)
+conn.request(method, "/" + path, headers=headers)
+r = conn.getresponse()
+body = r.read()
+print(json.dumps({"status": r.status, "headers": {k.lower(): v for k, v in r.getheaders()},
+                  "body": body.decode("utf-8", "replace")[:4000], "tls": version, "alpn": alpn}))
+"""
+
+
+def front(
+    host, url: str, method: str = "GET", headers: dict | None = None, tls_max: str = ""
+) -> dict:
+    """One request through the front, from inside the host."""
+    payload = json.dumps([url, method, headers or {}, tls_max])
+    out = host.check_output(
+        f"python3 -c {shlex.quote(_FRONT_CLIENT)} {shlex.quote(payload)} {CA_ON_HOST}"
+    )
+    return json.loads(out)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def local_ca_on_host(host):
+    """The local CA's certificate, as the playbook left it on the controller, copied to the host."""
+    ca = (
+        Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"])
+        / "inventory"
+        / ".secrets"
+        / "local-ca"
+        / "ca.crt"
+    )
+    assert ca.is_file(), f"the local CA was not made at {ca}"
+    host.ansible(
+        "copy", f"content={shlex.quote(ca.read_text())} dest={CA_ON_HOST} mode=0644", check=False
+    )
+
+
+def test_https_with_the_local_ca_tls12_tls13_and_http2(host):
+    modern = front(host, "https://localhost/health/live/")
+    assert modern["status"] == 200, modern
+    assert modern["tls"] == "TLSv1.3" and modern["alpn"] == "h2", modern
+    older = front(host, "https://127.0.0.1/health/live/", tls_max="TLSv1_2")
+    assert older["status"] == 200 and older["tls"] == "TLSv1.2", older
+
+
+def test_the_private_key_is_root_only(host):
+    key = host.file("/etc/nginx/tls/ahsp.key")
+    assert (key.user, key.group, key.mode) == ("root", "root", 0o600)
+
+
+def test_plain_http_redirects_to_https_but_health_probes_answer(host):
+    page = front(host, "http://localhost/api/test/")
+    assert page["status"] == 301, page
+    assert page["headers"]["location"] == "https://localhost/api/test/"
+    probe = front(host, "http://localhost/health/live/")
+    assert probe["status"] == 200, probe
+
+
+def test_the_app_answers_through_the_front_with_one_hsts_header(host):
+    answer = front(host, "https://localhost/health/")
+    assert answer["status"] == 200, answer
+    assert (
+        json.loads(answer["body"])["version"]
+        == host.file("/srv/ahsp/current").linked_to.rsplit("/", 1)[1]
+    )
+    assert "server" not in answer["headers"] or "nginx/" not in answer["headers"]["server"]
+
+
+def test_static_files_are_immutable_and_compressed(host):
+    release = host.file("/srv/ahsp/current").linked_to
+    paths = json.loads(host.file(f"{release}/staticfiles/staticfiles.json").content_string)["paths"]
+    hashed = next(v for k, v in sorted(paths.items()) if k.endswith(".css"))
+    url = f"https://localhost/static/{hashed}"
+    first = front(host, url, headers={"Accept-Encoding": "gzip"})
+    assert first["status"] == 200, first
+    assert first["headers"]["cache-control"] == "public, max-age=31536000, immutable"
+    assert first["headers"].get("content-encoding") == "gzip", first["headers"]
+    again = front(host, url, headers={"Accept-Encoding": "gzip"})
+    assert (
+        again["status"] == 200
+        and again["headers"]["cache-control"] == first["headers"]["cache-control"]
+    )
+
+
+def test_maintenance_page_on_and_off(host):
+    on = run_playbook("../../playbooks/maintenance.yml", "-e", "maintenance=on")
+    assert on.rc == 0, on.tail()
+    try:
+        page = front(host, "https://localhost/api/test/")
+        assert page["status"] == 503, page
+        assert page["headers"]["retry-after"] == "120"
+        assert "Back soon" in page["body"]
+        # A run of the stack does not end a maintenance.
+        again = run_playbook("converge.yml", "--tags", "nginx")
+        assert again.rc == 0, again.tail()
+        assert front(host, "https://localhost/health/")["status"] == 503
+    finally:
+        off = run_playbook("../../playbooks/maintenance.yml", "-e", "maintenance=off")
+    assert off.rc == 0, off.tail()
+    assert front(host, "https://localhost/health/")["status"] == 200
+
+
+def test_maintenance_needs_on_or_off():
+    run = run_playbook("../../playbooks/maintenance.yml", "-e", "maintenance=yes")
+    assert run.rc != 0
+    assert "maintenance=on or -e maintenance=off" in run.output, run.tail()
+
+
+def test_no_bare_502_when_no_app_host_answers(host):
+    host.check_output(f"systemctl stop {SERVICE}.socket {SERVICE}.service")
+    try:
+        page = front(host, "https://localhost/api/test/")
+        assert page["status"] == 503, page
+        assert page["headers"]["retry-after"] == "120"
+        assert "Back soon" in page["body"]
+    finally:
+        host.check_output(f"systemctl start {SERVICE}.socket {SERVICE}.service")
+    wait_for(lambda: front(host, "https://localhost/health/")["status"] == 200, 60, "the app back")
+
+
+def test_slow_clients_never_reach_gunicorn(host):
+    """50 connections dribbling headers: the front holds them, gunicorn's 4 workers stay free."""
+    script = r"""
+import socket, threading, time, json, http.client, ssl
+held = []
+for _ in range(50):
+    s = socket.create_connection(("127.0.0.1", 80), timeout=5)
+    s.sendall(b"GET /health/live/ HTTP/1.1\r\nHost: localhost\r\n")
+    held.append(s)
+times = []
+for _ in range(10):
+    start = time.monotonic()
+    c = http.client.HTTPConnection("127.0.0.1", 80, timeout=5)
+    c.request("GET", "/health/live/", headers={"Host": "localhost"})
+    status = c.getresponse().status
+    times.append((status, time.monotonic() - start))
+    time.sleep(0.2)
+for s in held:
+    s.close()
+print(json.dumps(times))
+"""
+    times = json.loads(host.check_output(f"python3 -c {shlex.quote(script)}"))
+    assert all(status == 200 for status, _ in times), times
+    assert max(seconds for _, seconds in times) < 1.0, times
+
+
+def test_unit_is_sandboxed(host):
+    assert host.service("nginx").is_running
+    assert host.service("nginx").is_enabled
+    assert exposure(host, "nginx.service") <= 3.0
