@@ -22,13 +22,14 @@ _SERVER = re.compile(r"^(\[(?P<v6>[0-9a-f:.]+)\]|(?P<v4>[0-9.]+)):(?P<port>[1-9]
 def _checked(server: str) -> str:
     """An upstream written as canonical IP:PORT, or [IPv6]:PORT (nothing else reaches nginx.conf)."""
     match = _SERVER.match(str(server))
-    address = match and (match["v6"] or match["v4"])
-    if (
-        not match
-        or not 1 <= int(match["port"]) <= 65535
-        or str(ipaddress.ip_address(address)) != address
-    ):
-        raise AnsibleFilterError(f"nginx_upstream_servers: {server!r} is not IP:PORT")
+    try:
+        canonical = bool(match) and str(ipaddress.ip_address(match["v6"] or match["v4"])) == (
+            match["v6"] or match["v4"]
+        )
+    except ValueError:
+        canonical = False
+    if not canonical or not 1 <= int(match["port"]) <= 65535:
+        raise AnsibleFilterError(f"nginx_upstream_servers: {server!r} is not a canonical IP:PORT")
     return str(server)
 
 
