@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from ahsp_testing import TREE, http, molecule_hosts, wait_for  # noqa: F401 (TREE, wait_for re-exported)
 
-REDIS, DB, APP1, APP2 = "stack-redis", "stack-db", "stack-app1", "stack-app2"
+REDIS, DB, APP1, APP2, WEB = "stack-redis", "stack-db", "stack-app1", "stack-app2", "stack-web"
 APPS = (APP1, APP2)
 PORT = 8000
 # The scenario's inventory sets these instead of the defaults (molecule.yml).
@@ -63,6 +63,12 @@ def client(hosts):
 def app_addresses(hosts) -> dict[str, str]:
     """The app hosts' addresses on the Docker network, which the controller reaches too."""
     return {app: hosts[app].check_output("hostname -I").split()[0] for app in APPS}
+
+
+@pytest.fixture(scope="session")
+def front_address(hosts) -> str:
+    """The front's address on the Docker network."""
+    return hosts[WEB].check_output("hostname -I").split()[0]
 
 
 class Secrets(dict):

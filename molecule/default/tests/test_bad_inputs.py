@@ -11,7 +11,7 @@ before and after. The runs go three at a time: none of them changes anything.
 from __future__ import annotations
 
 from ahsp_testing import bad_input_problems
-from conftest import APPS, DB, REDIS
+from conftest import APPS, DB, REDIS, WEB
 
 STATE = {
     REDIS: (
@@ -32,6 +32,10 @@ STATE = {
         )
         for app in APPS
     },
+    WEB: (
+        "sha256sum /etc/nginx/nginx.conf /etc/nginx/ahsp-upstreams.conf /etc/nginx/tls/*; "
+        "systemctl show -p MainPID -p ActiveState nginx"
+    ),
 }
 
 # (extra vars, the variable the refusal must name)
@@ -95,6 +99,11 @@ CASES = [
     ({"app_extra_env": {"STATIC_ROOT": "/srv/ahsp/shared/data"}}, "STATIC_ROOT"),
     ({"app_extra_env": {"LOGIN_FAILURE_LIMIT": " 5"}}, "LOGIN_FAILURE_LIMIT"),
     ({"redis_port": "06379"}, "redis_port"),
+    # the front
+    ({"nginx_upstreams": ["stack-app1:8000"]}, "nginx_upstreams"),
+    ({"nginx_server_names": ["stack web"]}, "nginx_server_names"),
+    ({"nginx_tls_source": "none", "app_secure_ssl_redirect": True}, "nginx_tls_source"),
+    ({"nginx_requests_per_second_per_client": "50r/s"}, "nginx_requests_per_second_per_client"),
 ]
 
 
@@ -103,7 +112,7 @@ def _state(hosts) -> dict[str, str]:
 
 
 def test_every_bad_input_fails_names_the_variable_and_changes_nothing(hosts, secrets):
-    prefixes = ("redis_", "postgresql_", "app_", "static_files_", "gunicorn_systemd_")
+    prefixes = ("redis_", "postgresql_", "app_", "static_files_", "gunicorn_systemd_", "nginx_")
     assert len(CASES) >= 25
     assert all(any(name.startswith(p) for _, name in CASES) for p in prefixes)
     before = _state(hosts)

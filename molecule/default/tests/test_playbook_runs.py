@@ -175,7 +175,9 @@ def test_limit_without_the_first_host_migrates_once_then_rollback_refuses(hosts,
         escape = run_playbook(
             "../../playbooks/rollback.yml", "--limit", APP2, "-e", "rollback_release=../../x"
         )
-        assert escape.rc != 0 and "rollback_release must be a release id" in escape.output, escape.tail()
+        assert escape.rc != 0 and "rollback_release must be a release id" in escape.output, (
+            escape.tail()
+        )
         assert served(client, APP2) == new
 
         # app2's previous release does not know 0002: the rollback lists it and refuses.

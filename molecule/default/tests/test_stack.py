@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shlex
 import subprocess
+import time
 
 import pytest
 from ahsp_testing import ROOT_DIR, http
@@ -20,6 +21,7 @@ from conftest import (
     REDIS,
     REDIS_CLI,
     REDIS_PORT,
+    WEB,
     health,
     live_release,
     private_address,
@@ -75,6 +77,28 @@ def test_rate_limit_is_shared_by_both_app_hosts(client, flush_rate_limits):
     assert statuses == [200] * 10 + [429] * 5, statuses
     assert {r.url for r in responses[:10]} == set(urls)
     assert int(responses[-1].headers["Retry-After"]) >= 1
+
+
+def test_through_the_front_the_limiter_counts_the_client_not_the_header(client, flush_rate_limits):
+    """A spoofed X-Forwarded-For reaches the app appended by the front: the client is still one."""
+    responses = http(
+        client,
+        f"http://{WEB}/api/test/",
+        method="POST",
+        count=15,
+        headers={"X-Forwarded-For": "203.0.113.7"},
+    )
+    statuses = [r.status for r in responses]
+    assert statuses == [200] * 10 + [429] * 5, statuses
+
+
+def test_the_front_spreads_requests_over_both_app_hosts(client, hosts):
+    marker = f"balance-{time.monotonic_ns()}"
+    responses = http(client, f"http://{WEB}/health/?{marker}", count=20)
+    assert [r.status for r in responses] == [200] * 20
+    for app in APPS:
+        log = hosts[app].file("/var/log/ahsp/gunicorn-access.log").content_string
+        assert marker in log, f"{app} got none of the front's requests"
 
 
 def test_concurrent_requests_across_hosts_allow_exactly_the_limit(client, flush_rate_limits):
