@@ -86,7 +86,9 @@ def test_bad_acl_users_fail_before_any_change(hosts, tmp_path, users):
 
 
 def test_acl_mode_without_a_password_for_the_admin_is_refused(hosts):
-    run = run_playbook("converge.yml", "-e", '{"redis_acl_enabled": true, "redis_admin_password": ""}')
+    run = run_playbook(
+        "converge.yml", "-e", '{"redis_acl_enabled": true, "redis_admin_password": ""}'
+    )
     assert run.rc != 0
     assert "redis_admin_password" in run.output, run.tail()
 

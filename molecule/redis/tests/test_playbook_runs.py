@@ -45,7 +45,10 @@ def _get(host, password: str, name: str, port: int = 6379) -> str:
         ({"redis_admin_password": ""}, "redis_admin_password"),
         ({"redis_admin_password": "short"}, "redis_admin_password"),
         ({"redis_admin_password": "has a space in it, sixteen+"}, "redis_admin_password"),
-        ({"redis_admin_password": "line-one-0123456789\nprotected-mode no"}, "redis_admin_password"),
+        (
+            {"redis_admin_password": "line-one-0123456789\nprotected-mode no"},
+            "redis_admin_password",
+        ),
         ({"redis_save": ["900"]}, "redis_save"),
         ({"redis_bind": ["redis.example.com"]}, "redis_bind"),
         ({"redis_bind": []}, "redis_bind"),
@@ -157,7 +160,9 @@ def test_check_diff_after_converge_is_clean_and_secret_free(password):
 
 def test_changed_password_is_applied_and_never_shown(hosts, password):
     new = "molecule-Rotated-Passw0rd-0b8d1e"
-    diff = run_playbook("converge.yml", "--diff", "-v", "--extra-vars", f"redis_admin_password={new}")
+    diff = run_playbook(
+        "converge.yml", "--diff", "-v", "--extra-vars", f"redis_admin_password={new}"
+    )
     try:
         assert diff.rc == 0, diff.tail()
         assert diff.changed() > 0

@@ -69,7 +69,7 @@ def test_code_change_reloads_and_collects_static_into_the_new_release_only(
         assert main_pid(host) == master, "a code change must reload, not restart"
         assert host.file("/srv/ahsp/previous").linked_to == before
 
-        assert "service | Run collectstatic" in changed.output
+        assert "collect | Run collectstatic" in changed.output
         new_paths = _manifest(host, after)
         assert new_paths["js/app.js"] != json.loads(old_manifest)["paths"]["js/app.js"]
         assert host.file(f"{after}/staticfiles/{new_paths['js/app.js']}.gz").exists
