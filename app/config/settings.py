@@ -104,8 +104,11 @@ ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
 # API callers get the CSRF failure as JSON; pages keep Django's page.
 CSRF_FAILURE_VIEW = "detail_project.errors.csrf_failure"
-# Request bodies above this are refused (413 on the API) before they are read.
-DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+# Request bodies above this are refused (413 on the API) before they are read;
+# the nginx front refuses them earlier with the same limit.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env["MAX_REQUEST_BODY_BYTES"]
+if DATA_UPLOAD_MAX_MEMORY_SIZE < 1024:
+    raise ImproperlyConfigured("MAX_REQUEST_BODY_BYTES must be at least 1024.")
 
 TEMPLATES = [
     {
