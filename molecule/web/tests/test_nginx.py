@@ -212,3 +212,66 @@ def test_unit_is_sandboxed(host):
     assert host.service("nginx").is_running
     assert host.service("nginx").is_enabled
     assert exposure(host, "nginx.service") <= 3.0
+
+
+# Runs on the host as a transient unit: HTTPS requests at a steady rate, each
+# on a new connection (a new TLS handshake), for a bounded time; the counts go
+# to a file.
+_TLS_LOAD = r"""
+import json, ssl, sys, time, http.client
+seconds, rate, out, cafile = float(sys.argv[1]), float(sys.argv[2]), sys.argv[3], sys.argv[4]
+ctx = ssl.create_default_context(cafile=cafile)
+sent = failed = 0
+errors = []
+start = time.monotonic()
+while time.monotonic() - start < seconds:
+    due = start + sent / rate
+    if due > time.monotonic():
+        time.sleep(due - time.monotonic())
+    sent += 1
+    try:
+        conn = http.client.HTTPSConnection("localhost", 443, context=ctx, timeout=5)
+        conn.request("GET", "/health/live/")
+        if conn.getresponse().status != 200:
+            failed += 1
+        conn.close()
+    except OSError as exc:
+        failed += 1
+        errors.append(repr(exc))
+json.dump({"sent": sent, "failed": failed, "errors": errors[:5]}, open(out, "w"))
+"""
+
+
+def _served_certificate(host) -> str:
+    script = (
+        f"import hashlib, ssl, socket; ctx = ssl.create_default_context(cafile='{CA_ON_HOST}'); "
+        "raw = socket.create_connection(('localhost', 443)); "
+        "s = ctx.wrap_socket(raw, server_hostname='localhost'); "
+        "print(hashlib.sha256(s.getpeercert(binary_form=True)).hexdigest())"
+    )
+    return host.check_output(f"python3 -c {shlex.quote(script)}")
+
+
+def test_a_new_certificate_goes_live_by_reload_without_a_failed_request(host):
+    before = _served_certificate(host)
+    master = host.check_output("systemctl show -p MainPID --value nginx")
+    local_ca = (
+        Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "inventory" / ".secrets" / "local-ca"
+    )
+    (local_ca / "server.crt").unlink()  # the next run issues a new one, as a renewal does
+    out = "/root/tls-load.json"
+    host.check_output(f"rm -f {out}")
+    host.check_output(
+        "systemd-run --unit=ahsp-tls-load --property=RuntimeMaxSec=150 "
+        f"python3 -c {shlex.quote(_TLS_LOAD)} 90 50 {out} {CA_ON_HOST}"
+    )
+    run = run_playbook("converge.yml")
+    assert run.rc == 0, run.tail()
+    wait_for(lambda: host.file(out).exists, 150, "the load to finish")
+    load = json.loads(host.file(out).content_string)
+    assert load["failed"] == 0, load
+    assert load["sent"] >= 50 * 80, load
+    assert _served_certificate(host) != before
+    assert host.check_output("systemctl show -p MainPID --value nginx") == master, (
+        "a reload, not a restart"
+    )
