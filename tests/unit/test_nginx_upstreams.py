@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import pytest
 from ansible.errors import AnsibleFilterError
-from ansible_collections.ahsp.stack.plugins.filter.nginx import nginx_upstream_servers
+from ansible_collections.ahsp.stack.plugins.filter.nginx import (
+    app_upstreams,
+    nginx_upstream_servers,
+)
 
 
 def test_every_upstream_in_service():
@@ -39,3 +42,14 @@ def test_anything_but_a_canonical_ip_port_fails(bad):
         nginx_upstream_servers([bad])
     with pytest.raises(AnsibleFilterError):
         nginx_upstream_servers(["10.0.0.1:8000"], [bad])
+
+
+def test_app_hosts_are_reached_on_their_private_address():
+    addresses = {"app1": "10.0.0.1", "app2": "10.0.0.2"}
+    assert app_upstreams(addresses, ["web1"], 8000) == ["10.0.0.1:8000", "10.0.0.2:8000"]
+    assert app_upstreams(addresses, ["app1", "web1"], 8000) == ["10.0.0.1:8000", "10.0.0.2:8000"]
+
+
+def test_the_only_front_reaches_its_own_app_on_loopback():
+    addresses = {"app1": "10.0.0.1", "app2": "10.0.0.2"}
+    assert app_upstreams(addresses, ["app1"], 8001) == ["127.0.0.1:8001", "10.0.0.2:8001"]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ansible.errors import AnsibleFilterError
@@ -48,8 +48,23 @@ def nginx_upstream_servers(upstreams: Iterable[str], drained: Iterable[str] = ()
     return "\n".join(lines) + "\n"
 
 
+def app_upstreams(addresses: Mapping[str, str], fronts: Iterable[str], port: int) -> list[str]:
+    """Where the fronts reach each app host's gunicorn, IP:PORT, in the order given.
+
+    ``addresses`` maps each app host's name to its private address. An app
+    host that is the only front listens on loopback (the wiring binds
+    gunicorn there), so it is reached on 127.0.0.1; every other one on its
+    private address.
+    """
+    only_front = list(fronts)
+    return [
+        _checked(f"{'127.0.0.1' if only_front == [name] else address}:{int(port)}")
+        for name, address in addresses.items()
+    ]
+
+
 class FilterModule:
     """The nginx front's generated pieces."""
 
     def filters(self) -> dict[str, Any]:
-        return {"nginx_upstream_servers": nginx_upstream_servers}
+        return {"app_upstreams": app_upstreams, "nginx_upstream_servers": nginx_upstream_servers}
