@@ -26,14 +26,21 @@ NETWORK = "ahsp-bench"
 REDIS_HOST = "bench-redis"
 DB_HOST = "bench-db"
 APP_HOSTS = ("bench-app1", "bench-app2")
-ALL_HOSTS = (REDIS_HOST, DB_HOST, *APP_HOSTS)
+WEB_HOST = "bench-web"  # the nginx front (group `web`); also the name it answers for
+ALL_HOSTS = (REDIS_HOST, DB_HOST, *APP_HOSTS, WEB_HOST)
 REDIS_PORT = 6379
 REDIS_DB = 1  # the app's database (group_vars/all: app_redis_url ends in /1)
 APP_PORT = 8000
+FRONT_HTTP_PORT = 80  # the nginx role's defaults (nginx_http_port, nginx_https_port)
+FRONT_HTTPS_PORT = 443
+# The CA the playbook makes on the controller for nginx_tls_source `local_ca`.
+LOCAL_CA = INVENTORY / ".secrets" / "local-ca" / "ca.crt"
 API_PATH = "/api/test/"  # the rate-limited view
 LIVE_PATH = "/health/live/"  # the same middleware and kind of view, without the limiter
 HEALTH_PATH = "/health/"  # the probe that checks the database, the cache and Redis
 GUNICORN_SERVICE = "ahsp-gunicorn"  # its error log goes to the journal
+GUNICORN_ACCESS_LOG = "/var/log/ahsp/gunicorn-access.log"  # gunicorn_systemd_log_dir
+LIVE_RELEASE = "/srv/ahsp/current"  # the app role's link to the live release
 
 
 class BenchError(RuntimeError):

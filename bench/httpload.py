@@ -1,11 +1,12 @@
 """HTTP figures: wrk for throughput and latency, a synchronized burst for exactness.
 
 wrk (Debian's package) runs on the controller against one app host's
-container address, with a fixed duration and connection count; its Lua
-script (bench/wrk_report.lua) gives every request an `X-Forwarded-For` from
-a pool of client addresses and reports exact percentiles as JSON. The burst
-is a bounded thread pool: every request has a timeout and the pool a
-deadline.
+container address, or against a `Site` (a name and the addresses that answer
+for it: both app hosts, the front over HTTP or HTTPS), with a fixed duration
+and connection count; its Lua script (bench/wrk_report.lua) gives every
+request an `X-Forwarded-For` from a pool of client addresses and reports
+exact percentiles as JSON. The burst is a bounded thread pool: every request
+has a timeout and the pool a deadline.
 """
 
 from __future__ import annotations
@@ -13,12 +14,13 @@ from __future__ import annotations
 import functools
 import http.client
 import json
+import os
 import resource
 import statistics
 import subprocess
 import threading
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -127,24 +129,83 @@ def wrk(
     A non-2xx answer (a 429, a 503) or a socket error would make the
     throughput figure meaningless: it is a failed run, not a slow one.
     """
-    url = f"http://{address}:{APP_PORT}{path}"
-    argv = [
-        "wrk",
-        f"-t{threads}",
-        f"-c{connections}",
-        f"-d{seconds}s",
-        "--timeout",
-        "5s",
-        "-H",
-        f"Host: {host_header}",
-        "-s",
-        str(WRK_SCRIPT),
-        url,
-        "--",
-        str(clients),
-    ]
+    return _run_wrk(
+        f"http://{address}:{APP_PORT}{path}",
+        [f"Host: {host_header}"],
+        {},
+        seconds=seconds,
+        options=(f"-t{threads}", f"-c{connections}"),
+        clients=clients,
+        containers=containers,
+    )
+
+
+@dataclass(frozen=True)
+class Site:
+    """Where a load goes: the name it asks for (URL, Host, TLS server name), its
+    scheme and port, and the addresses that answer for it. wrk connects to the
+    addresses, not to what the name resolves to (the controller does not
+    resolve the containers' names); its threads take them in turn.
+    """
+
+    scheme: str
+    name: str
+    port: int
+    addresses: tuple[str, ...]
+
+    def url(self, path: str) -> str:
+        return f"{self.scheme}://{self.name}:{self.port}{path}"
+
+
+def wrk_site(
+    site: Site,
+    path: str,
+    *,
+    seconds: int,
+    threads: int,
+    connections: int,
+    headers: Sequence[str] = (),
+    clients: int = CLIENT_POOL,
+    containers: tuple[str, ...] = (),
+) -> WrkRun:
+    """One wrk run of `path` on `site`, with extra request `headers` ("Name: value").
+
+    With more addresses than one, give at least as many threads: thread i
+    connects to address i modulo their count (wrk_report.lua).
+    """
+    if not site.addresses or threads < len(site.addresses):
+        raise BenchError(f"{site.url(path)}: {threads} threads for {len(site.addresses)} addresses")
+    return _run_wrk(
+        site.url(path),
+        [f"Host: {site.name}", *headers],
+        {"WRK_ADDRESSES": " ".join(f"{a}:{site.port}" for a in site.addresses)},
+        seconds=seconds,
+        options=(f"-t{threads}", f"-c{connections}"),
+        clients=clients,
+        containers=containers,
+    )
+
+
+def _run_wrk(
+    url: str,
+    headers: list[str],
+    env: dict[str, str],
+    *,
+    seconds: int,
+    options: tuple[str, ...],
+    clients: int,
+    containers: tuple[str, ...],
+) -> WrkRun:
+    """wrk with its report script; its JSON read into a run, any failed request an error."""
+    argv = ["wrk", *options, f"-d{seconds}s", "--timeout", "5s"]
+    for header in headers:
+        argv += ["-H", header]
+    argv += ["-s", str(WRK_SCRIPT), url, "--", str(clients)]
+    environment = {k: v for k, v in os.environ.items() if k != "WRK_ADDRESSES"} | env
     before = _cpu_snapshot(containers)
-    proc = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 30, check=False)
+    proc = subprocess.run(
+        argv, capture_output=True, text=True, timeout=seconds + 30, check=False, env=environment
+    )
     after = _cpu_snapshot(containers)
     line = next((x for x in proc.stdout.splitlines() if x.startswith("WRK_JSON ")), None)
     if proc.returncode != 0 or line is None:
@@ -208,14 +269,15 @@ def interleaved(
     )
     for _, path in endpoints:
         load(path, seconds=warmup)
-    runs: dict[str, list[WrkRun]] = {path: [] for _, path in endpoints}
-    for index in range(rounds):
-        for _, path in endpoints if index % 2 == 0 else endpoints[::-1]:
-            after = around(path) if around else None
-            run = load(path, seconds=seconds)
-            if after:
-                after(run)
-            runs[path].append(run)
+
+    def measured(path: str) -> WrkRun:
+        after = around(path) if around else None
+        run = load(path, seconds=seconds)
+        if after:
+            after(run)
+        return run
+
+    runs = alternating([path for _, path in endpoints], rounds, measured)
     series = [WrkSeries(name, path, threads, connections, runs[path]) for name, path in endpoints]
     for entry in series:
         log(
@@ -223,6 +285,17 @@ def interleaved(
             f" p50 {entry.p50_ms} ms, p99 {entry.p99_ms} ms"
         )
     return series
+
+
+def alternating(
+    keys: Sequence[str], rounds: int, run: Callable[[str], WrkRun]
+) -> dict[str, list[WrkRun]]:
+    """`rounds` rounds of run(key) for every key, in A B C, C B A, A B C ... order."""
+    runs: dict[str, list[WrkRun]] = {key: [] for key in keys}
+    for index in range(rounds):
+        for key in keys if index % 2 == 0 else keys[::-1]:
+            runs[key].append(run(key))
+    return runs
 
 
 def burst(

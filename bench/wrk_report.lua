@@ -5,14 +5,36 @@
 -- addresses, as a proxy in front of the app would send for many clients
 -- (the bench inventory trusts the controller as that proxy). The requests
 -- are formatted once per thread; each thread starts at its own place in the
--- pool. The -H headers (Host) are kept.
+-- pool. The -H headers (Host, and Connection or Accept-Encoding when given)
+-- are kept.
+--
+-- Addresses: with WRK_ADDRESSES in the environment ("ip:port ip:port ..."),
+-- wrk connects there instead of resolving the URL's host, which stays the
+-- name the requests ask for (Host, TLS server name); thread i takes address
+-- i modulo their count (two threads on two app hosts: one each). Every
+-- address is kept: one that does not answer fails the run (wrk's own
+-- resolver would drop it and measure the others).
 local pool = {}
 local size = 0
 local index = 0
 local threads = 0
+local addresses = os.getenv("WRK_ADDRESSES") or ""
+
+if addresses ~= "" then
+  wrk.resolve = function(host, service)
+    local addrs = {}
+    for ip, port in addresses:gmatch("(%S+):(%d+)") do
+      addrs[#addrs + 1] = wrk.lookup(ip, port)[1]
+    end
+    wrk.addrs = addrs
+  end
+end
 
 setup = function(thread)
   thread:set("offset", threads * 7919)
+  if addresses ~= "" then
+    thread.addr = wrk.addrs[threads % #wrk.addrs + 1]
+  end
   threads = threads + 1
 end
 
