@@ -7,6 +7,7 @@ ansible-test read an action's documentation.
 
 from __future__ import annotations
 
+import copy
 import os
 import re
 from typing import Any
@@ -16,31 +17,13 @@ from ansible.errors import AnsibleActionFail, AnsibleError
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.plugins.action import ActionBase
 from ansible.template import trust_as_template
+from ansible_collections.ahsp.stack.plugins.modules.managed_files import (
+    ARGUMENT_SPEC as MODULE_SPEC,
+)
 
-_ITEM = {
-    "dest": {"type": "path", "required": True},
-    "template": {"type": "str"},
-    "src": {"type": "str"},
-    "content": {"type": "str"},
-    "secret": {"type": "bool", "default": False},
-    "owner": {"type": "str", "default": "root"},
-    "group": {"type": "str", "default": "root"},
-    "mode": {"type": "str", "default": "0644"},
-    "validate": {"type": "str"},
-    "replace": {"type": "bool", "default": True},
-    "stage": {"type": "bool", "default": False},
-    "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
-}
-_DIRECTORY = {
-    "path": {"type": "path", "required": True},
-    "owner": {"type": "str", "default": "root"},
-    "group": {"type": "str", "default": "root"},
-    "mode": {"type": "str", "required": True},
-}
-_SPEC = {
-    "directories": {"type": "list", "elements": "dict", "default": [], "options": _DIRECTORY},
-    "files": {"type": "list", "elements": "dict", "default": [], "options": _ITEM},
-}
+# The module's own argument spec, less the option only this action fills in.
+_SPEC = copy.deepcopy(MODULE_SPEC)
+del _SPEC["files"]["options"]["secret_content"]
 _SOURCES = ("template", "src", "content")
 
 
@@ -97,18 +80,7 @@ class ActionModule(ActionBase):
         else:
             content = item["content"]
         module_item = {
-            key: item[key]
-            for key in (
-                "dest",
-                "secret",
-                "owner",
-                "group",
-                "mode",
-                "validate",
-                "replace",
-                "stage",
-                "state",
-            )
+            key: value for key, value in item.items() if key not in (*_SOURCES, "secret_content")
         }
         module_item["secret_content" if item["secret"] else "content"] = content
         return module_item
