@@ -1,9 +1,10 @@
-"""The report's sections under load: HTTP throughput and latency, and the day-2 steps."""
+"""The report's sections under load: HTTP throughput and latency, the front, the day-2 steps."""
 
 from __future__ import annotations
 
 from common import TimeWaitReuse
 from daytwo import Day2Figures, LoadFigures
+from front import FrontFigures
 from httpload import WrkSeries
 from tables import section
 from throughput import HttpFigures, OneAtATime
@@ -58,6 +59,58 @@ def one_at_a_time_table(q: OneAtATime, controller_get_p50_us: float | None) -> s
         )
         + f"\nadded by the limiter over HTTP: {q.added_p50_us:.0f} us (p50){vs_get}"
     )
+
+
+def front_table(f: FrontFigures) -> str:
+    """Each load of the front phase against gunicorn straight, then the static file's path."""
+    ratios = {
+        f.http.name: f.http_vs_straight,
+        f.https.name: f.https_vs_straight,
+        f.static.name: f.static_vs_straight,
+        f.handshakes.name: f.handshakes_vs_straight,
+    }
+    loads = (f.straight, f.http, f.https, f.static, f.handshakes)
+    s = f.static_file
+    return (
+        section(
+            f"The front: nginx on {f.web_host} ({f.tls_version or 'TLS'}, local CA) before"
+            f" {' and '.join(f.app_hosts)}, wrk from the controller ({f.client_pool} client"
+            f" addresses, {f.straight.threads} threads, {f.straight.connections} connections),"
+            f" median of {f.rounds} interleaved runs of {f.seconds_per_run} s",
+            [
+                "load",
+                "req/s",
+                "p50 ms",
+                "p99 ms",
+                "requests",
+                "x straight",
+                "server CPU us/request",
+            ],
+            [[*_saturated_row(x)[:5], _times(ratios.get(x.name)), _cpu(x.cpu_us)] for x in loads],
+        )
+        + f"\nstatic file: {s.path} ({s.bytes} bytes, {s.content_encoding or 'not compressed'});"
+        f" requests for it that reached the app hosts during the runs: {s.app_requests}"
+        + _web_ports(f)
+        + "\nper-round req/s (straight / HTTP / HTTPS): "
+        + "  ".join(
+            f"{a.requests_per_second:.0f}/{b.requests_per_second:.0f}/{c.requests_per_second:.0f}"
+            for a, b, c in zip(f.straight.runs, f.http.runs, f.https.runs, strict=False)
+        )
+    )
+
+
+def _web_ports(f: FrontFigures) -> str:
+    """The front's sockets in TIME_WAIT after the rounds, and whether it may reuse them."""
+    if f.web_time_wait is None and f.web_tcp_tw_reuse is None:
+        return ""
+    return (
+        f"\n{f.web_host} after the runs: {f.web_time_wait} sockets in TIME_WAIT,"
+        f" net.ipv4.tcp_tw_reuse {f.web_tcp_tw_reuse}"
+    )
+
+
+def _times(ratio: float | None) -> str:
+    return "" if ratio is None else f"{ratio:.2f}"
 
 
 def _ports(setting: TimeWaitReuse | None) -> str:

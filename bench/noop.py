@@ -23,7 +23,8 @@ hosts, the way an operator re-runs it:
   preflight for its hosts, then the role);
 - `app`, `static_files`, `gunicorn_systemd`: bench/playbooks/role.yml (the
   preflight for the app hosts, then the role alone; gunicorn_systemd one
-  host at a time, as playbooks/app.yml rolls it out).
+  host at a time, as playbooks/app.yml rolls it out);
+- `nginx`: playbooks/web.yml (the preflight for the front, then the role).
 
 Floor and roles run interleaved in rounds (floor of a host set, then the
 roles on those hosts), and each role's multiple of the floor is the median of
@@ -86,9 +87,10 @@ ROLE_RUNS = (
         ROLE_PLAYBOOK,
         ("-e", "bench_role=gunicorn_systemd", "-e", "bench_serial=1"),
     ),
+    RoleRun("nginx", "web", "playbooks/web.yml"),
 )
-GROUPS = ("redis", "db", "app")
-FULL_STACK = "redis:db:app"
+GROUPS = ("redis", "db", "app", "web")
+FULL_STACK = "redis:db:app:web"
 
 
 def _tasks(tasks: list[Any] | None) -> Iterator[dict[str, Any]]:
@@ -173,7 +175,7 @@ def _hosts_extra(hosts: str) -> tuple[str, ...]:
 class FloorFigures:
     """The floor on one set of hosts, over every round."""
 
-    hosts: str  # the inventory pattern ("redis:db:app": the full stack)
+    hosts: str  # the inventory pattern (FULL_STACK: every host)
     median_seconds: float
     seconds_per_round: list[float]
     host_results: int  # task x host results (last round)

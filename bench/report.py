@@ -49,7 +49,7 @@ def _header(r: BenchResults) -> str:
 
 
 def _limiter_sections(r: BenchResults) -> list[str]:
-    """Redis, in-process, HTTP and exactness sections, those that were measured."""
+    """Redis, in-process, HTTP, the front and exactness sections, those that were measured."""
     parts = []
     if r.redis_ping_floor or r.limiter_round_trip:
         parts.append(limiter_tables.round_trip_table(r.redis_ping_floor, r.limiter_round_trip))
@@ -64,6 +64,8 @@ def _limiter_sections(r: BenchResults) -> list[str]:
         parts.append(load_tables.http_table(r.http, r.machine.tcp_tw_reuse))
         get = r.limiter_round_trip.get.p50_us if r.limiter_round_trip else None
         parts.append(load_tables.one_at_a_time_table(r.http.one_at_a_time, get))
+    if r.front:
+        parts.append(load_tables.front_table(r.front))
     if r.exactness:
         parts.append(limiter_tables.exactness_table(r.exactness))
     return parts

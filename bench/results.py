@@ -2,7 +2,7 @@
 
 Each phase returns its own record and no phase changes another's: bench/run.py
 sets each field once, as its phase returns. A field stays None when its phase
-was left out (`--skip-provisioning`, `--skip-day2`) or did not get to run
+was left out (`--skip-provisioning`, `--skip-front`, `--skip-day2`) or did not get to run
 because an earlier one failed; the report judges only what was measured.
 """
 
@@ -15,6 +15,7 @@ from converge import ConvergeFigures
 from daytwo import Day2Figures
 from drift import DriftRepairFigures
 from exactness import ExactnessFigures
+from front import FrontFigures
 from inprocess import InProcessFigures
 from limiter import MemoryFigures
 from noop import NoopFigures
@@ -50,6 +51,7 @@ class BenchResults:
     redis_memory: MemoryFigures | None = None
     inprocess: InProcessFigures | None = None
     http: HttpFigures | None = None
+    front: FrontFigures | None = None
     day2: Day2Figures | None = None
     exactness: ExactnessFigures | None = None
     bench_seconds: float | None = None  # the whole run's wall time

@@ -3,11 +3,12 @@
 Order matters: provisioning first (fresh containers, so the first converge is
 a real fresh one; then the no-op re-run with its breakdown, the floor and
 each role alone, and drift repair), then the figures that need the stack as
-the inventory describes it (Redis, the limiter in-process, HTTP), then the
-day-2 changes under load (which end back at the inventory), then exactness,
-which needs a low limit (changed with `-e` through playbooks/app.yml, as an
-operator would, and put back the same way). Every loop is bounded in count
-and time; every target is the project's own container or loopback.
+the inventory describes it (Redis, the limiter in-process, HTTP, the nginx
+front against gunicorn straight), then the day-2 changes under load (which
+end back at the inventory), then exactness, which needs a low limit (changed
+with `-e` through playbooks/app.yml, as an operator would, and put back the
+same way). Every loop is bounded in count and time; every target is the
+project's own container or loopback.
 
 Exit status: 0 when every target is met, 1 when one is missed (the table says
 which), 2 when a phase could not produce a figure (what was measured until
@@ -28,6 +29,7 @@ import converge
 import daytwo
 import drift
 import exactness
+import front
 import httpload
 import inprocess_shell
 import limiter
@@ -98,6 +100,8 @@ def measure(results: BenchResults, args: argparse.Namespace) -> None:
     redis_figures(results, client)
     results.inprocess = inprocess_shell.measure()
     results.http = throughput.measure(client, *apps[0])
+    if not args.skip_front:
+        results.front = front.measure(apps)
     if not args.skip_day2:
         results.day2 = daytwo.zero_downtime(client)
     results.exactness = exactness.measure(client, apps)
@@ -130,6 +134,11 @@ def arguments() -> argparse.Namespace:
         "--skip-provisioning",
         action="store_true",
         help="reuse the running bench stack (no fresh converge, no no-op or drift figures)",
+    )
+    parser.add_argument(
+        "--skip-front",
+        action="store_true",
+        help="leave out the nginx front's figures (bench-web against gunicorn straight)",
     )
     parser.add_argument(
         "--skip-day2", action="store_true", help="leave out the day-2 changes under load"

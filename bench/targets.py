@@ -13,6 +13,7 @@ from converge import ConvergeFigures
 from daytwo import MIN_RATE, Day2Figures
 from drift import DriftRepairFigures
 from exactness import ExactnessFigures
+from front import ASSETS_PER_PAGE, FrontFigures
 from inprocess import InProcessFigures
 from noop import NoopFigures
 from redisrtt import LimiterRoundTrip
@@ -30,6 +31,21 @@ LIMITER_ADDED_VS_GET_TARGET = 1.3
 # The limiter must not become the app's bottleneck: a rate-limited view
 # keeps most of the throughput of the same view without it.
 LIMITED_VS_BARE_TARGET = 0.85
+# The front must cost little of what the app hosts serve: requests through
+# it (plain HTTP, and HTTPS to clients that keep their connection) keep most
+# of the throughput of the same requests straight to gunicorn on the same
+# hosts, at the same concurrency.
+FRONT_VS_STRAIGHT_TARGET = 0.90
+# A first visit's page is one app request and the hashed assets it links
+# (ASSETS_PER_PAGE: css/app.css and js/app.js). Served from the front's
+# cache, assets must come at least that many times as fast as the app hosts
+# answer requests, so that they never limit page views.
+STATIC_VS_STRAIGHT_TARGET = float(ASSETS_PER_PAGE)
+# Clients that open a connection per request (first visits, scripts,
+# probes) each cost a full TLS handshake: the front must accept them at
+# least as fast as the app hosts answer requests, so that its TLS is never
+# what limits such clients before the app is.
+HANDSHAKES_VS_STRAIGHT_TARGET = 1.0
 # Shipping a change (code, requirements, environment, Redis and PostgreSQL
 # settings, a rollback) must not fail a request, under at least this load.
 DAY2_MIN_RATE = MIN_RATE
@@ -58,6 +74,8 @@ def judge(r: BenchResults) -> list[Target]:
         out.append(inprocess_target(r.inprocess))
     if r.http:
         out += http_targets(r.http)
+    if r.front:
+        out += front_targets(r.front)
     if r.exactness:
         out += exactness_targets(r.exactness)
     if r.limiter_round_trip:
@@ -155,6 +173,54 @@ def http_targets(h: HttpFigures) -> list[Target]:
             c.new_connections <= c.worker_boots + h.gunicorn_workers * c.runs,
         ),
     ]
+
+
+def front_targets(f: FrontFigures) -> list[Target]:
+    """The front against gunicorn straight: requests, static files from its cache, handshakes."""
+    straight = f.straight.requests_per_second
+    out = [
+        Target(
+            f"front / straight to gunicorn, {name}",
+            f"{ratio:.2f} (median of per-round ratios; medians {x.requests_per_second}"
+            f" / {straight} req/s"
+            + (f"; from the servers' CPU per request {cpu:.2f}" if cpu else "")
+            + ")",
+            f">= {FRONT_VS_STRAIGHT_TARGET}",
+            ratio >= FRONT_VS_STRAIGHT_TARGET,
+        )
+        for name, ratio, x, cpu in (
+            ("HTTP keep-alive", f.http_vs_straight, f.http, f.http_vs_straight_cpu),
+            ("HTTPS keep-alive", f.https_vs_straight, f.https, f.https_vs_straight_cpu),
+        )
+    ]
+    out.append(
+        Target(
+            "front static files/s / straight to gunicorn req/s",
+            f"{f.static_vs_straight:.2f} ({f.static.requests_per_second} files/s"
+            f" / {straight} req/s, median of per-round ratios)",
+            f">= {STATIC_VS_STRAIGHT_TARGET:g}",
+            f.static_vs_straight >= STATIC_VS_STRAIGHT_TARGET,
+        )
+    )
+    s = f.static_file
+    out.append(
+        Target(
+            "front static file requests reaching the app hosts",
+            f"{s.app_requests} of {f.static.requests + f.handshakes.requests} requests for it",
+            "0 (the front's cache answers)",
+            s.app_requests == 0,
+        )
+    )
+    out.append(
+        Target(
+            "front new TLS handshakes/s / straight to gunicorn req/s",
+            f"{f.handshakes_vs_straight:.2f} ({f.handshakes.requests_per_second} handshakes/s"
+            f" / {straight} req/s, median of per-round ratios)",
+            f">= {HANDSHAKES_VS_STRAIGHT_TARGET:g}",
+            f.handshakes_vs_straight >= HANDSHAKES_VS_STRAIGHT_TARGET,
+        )
+    )
+    return out
 
 
 def exactness_targets(e: ExactnessFigures) -> list[Target]:

@@ -2,14 +2,19 @@
 
 They run in `make test` (a few seconds, no containers) so the benchmark cannot
 rot between `make bench` runs. Limiters are exercised against a real,
-throw-away redis-server on loopback.
+throw-away redis-server on loopback; the front's probe and wrk's TLS against
+a loopback HTTPS server whose certificate a throw-away CA signed.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import datetime
+import itertools
 import json
 import secrets
 import socket
+import ssl
 import subprocess
 import threading
 import time
@@ -17,8 +22,14 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import ClassVar
 
+import front
 import pytest
 import redis
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+from httpload import WrkRun, WrkSeries
 
 
 def _free_port() -> int:
@@ -96,3 +107,156 @@ def http_server() -> Iterator[int]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+class TlsRecorder(BaseHTTPRequestHandler):
+    """Records, per request: the TLS server name, whether the session was resumed,
+    the Host header, the path, and which connection (handler) carried it.
+    Answers 200 with a hashed static file's Cache-Control, gzip-encoded when asked.
+    """
+
+    protocol_version = "HTTP/1.1"  # keep-alive unless the client asks to close
+    seen: ClassVar[list[dict[str, object]]] = []
+    lock = threading.Lock()
+    connections = itertools.count()
+
+    def setup(self) -> None:
+        super().setup()
+        self.number = next(self.connections)  # one handler per connection
+
+    def do_GET(self) -> None:
+        body = b"body of the file"
+        with self.lock:
+            self.seen.append(
+                {
+                    "sni": getattr(self.connection, "sni", None),
+                    "reused": self.connection.session_reused,
+                    "host": self.headers["Host"],
+                    "path": self.path,
+                    "connection": self.number,
+                }
+            )
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Cache-Control", "public, max-age=31536000, immutable")
+        if "gzip" in self.headers.get("Accept-Encoding", ""):
+            self.send_header("Content-Encoding", "gzip")
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def _certificate(
+    subject: str,
+    key: ec.EllipticCurvePrivateKey,
+    issuer: tuple[x509.Name, ec.EllipticCurvePrivateKey] | None = None,
+    names: tuple[str, ...] = (),
+) -> x509.Certificate:
+    """A certificate for `key`: a CA's own (issuer None) or a server's for `names`."""
+    now = datetime.datetime.now(datetime.UTC)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)])
+    issuer_name, issuer_key = issuer if issuer else (name, key)
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(issuer_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=issuer is None, path_length=None), critical=True)
+    )
+    if names:
+        builder = builder.add_extension(
+            x509.SubjectAlternativeName([x509.DNSName(n) for n in names]), critical=False
+        )
+    return builder.sign(issuer_key, hashes.SHA256())
+
+
+@pytest.fixture(scope="session")
+def local_ca(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """A CA (ca.crt), a server certificate it signed for bench-web (server.crt,
+    server.key), and another CA that signed nothing here (other-ca.crt).
+    """
+    out = tmp_path_factory.mktemp("local-ca")
+    ca_key, server_key = (
+        ec.generate_private_key(ec.SECP256R1()),
+        ec.generate_private_key(ec.SECP256R1()),
+    )
+    ca = _certificate("bench CA", ca_key)
+    server = _certificate("bench-web", server_key, (ca.subject, ca_key), ("bench-web",))
+    other_key = ec.generate_private_key(ec.SECP256R1())
+    pem = serialization.Encoding.PEM
+    files = {
+        "ca.crt": ca.public_bytes(pem),
+        "server.crt": server.public_bytes(pem),
+        "other-ca.crt": _certificate("other CA", other_key).public_bytes(pem),
+        "server.key": server_key.private_bytes(
+            pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        ),
+    }
+    for name, data in files.items():
+        (out / name).write_bytes(data)
+    return {name: str(out / name) for name in files}
+
+
+@pytest.fixture
+def tls_server(local_ca: dict[str, str]) -> Iterator[int]:
+    """A loopback HTTPS server (TlsRecorder) with the local CA's certificate; yields its port."""
+    TlsRecorder.seen = []
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(local_ca["server.crt"], local_ca["server.key"])
+
+    def note_name(sock: ssl.SSLSocket, name: str | None, _: ssl.SSLContext) -> None:
+        sock.sni = name  # type: ignore[attr-defined]
+
+    context.sni_callback = note_name
+    server = ThreadingHTTPServer(("127.0.0.1", 0), TlsRecorder)
+    server.daemon_threads = True
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    serve = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    serve.start()
+    try:
+        yield server.server_address[1]
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def fake_front_figures() -> front.FrontFigures:
+    """A front record from three made-up rounds, every figure inside its target:
+    HTTP 0.95, HTTPS 0.92, static files 5.0 and handshakes 2.0 x straight.
+    """
+    straight = [1000.0, 1200.0, 800.0]
+    factors = {"straight": 1.0, "http": 0.95, "https": 0.92, "static": 5.0, "handshakes": 2.0}
+    cpu = {"straight": 0.0, "http": 60.0, "https": 90.0, "static": 40.0, "handshakes": 200.0}
+    apps = [("10.0.0.3", "bench-app1"), ("10.0.0.4", "bench-app2")]
+    loads = {x.key: x for x in front.phase_loads(apps, "10.0.0.9", "/static/x.0123456789ab.css")}
+    series = {
+        key: WrkSeries(
+            loads[key].name,
+            loads[key].path,
+            2,
+            16,
+            [
+                WrkRun(
+                    int(rps * factor * 5),
+                    5.0,
+                    round(rps * factor, 1),
+                    2.0,
+                    3.0,
+                    4.0,
+                    2.5,
+                    {},
+                    {"bench-web": cpu[key], "bench-app1": 600.0, "bench-app2": 600.0, "wrk": 80.0},
+                )
+                for rps in straight
+            ],
+        )
+        for key, factor in factors.items()
+    }
+    static = front.StaticFile("/static/x.0123456789ab.css", 512, "gzip", front.IMMUTABLE, 0)
+    figures = front.figures(series, static, "TLSv1.3", ["bench-app1", "bench-app2"])
+    return dataclasses.replace(figures, web_time_wait=1234, web_tcp_tw_reuse="2")

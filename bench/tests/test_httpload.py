@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpload
 import pytest
@@ -103,3 +107,50 @@ def test_interleaved_runs_alternate_their_order(monkeypatch: pytest.MonkeyPatch)
     assert (a.name, a.path, b.name, b.path) == ("A", "/a", "B", "/b")
     assert a.cpu_us == {"bench-app1": 100.0, "wrk": 50.0, "server": 100.0}
     assert b.cpu_us["wrk"] == 70.0
+
+
+@pytest.fixture
+def two_servers() -> Iterator[tuple[int, Counter[str]]]:
+    """Loopback servers on 127.0.0.1 and 127.0.0.2, one port; counts the requests each answers."""
+    answered: Counter[str] = Counter()
+
+    class Count(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self) -> None:
+            answered[self.server.server_address[0]] += 1
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    first = ThreadingHTTPServer(("127.0.0.1", 0), Count)
+    servers = [first, ThreadingHTTPServer(("127.0.0.2", first.server_address[1]), Count)]
+    for server in servers:
+        server.daemon_threads = True
+        threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+    try:
+        yield first.server_address[1], answered
+    finally:
+        for server in servers:
+            server.shutdown()
+            server.server_close()
+
+
+@pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk is not installed")
+def test_wrk_spreads_its_threads_over_a_sites_addresses(
+    two_servers: tuple[int, Counter[str]],
+) -> None:
+    """The name is not resolved (bench-app1 is no name here): wrk connects to the addresses."""
+    port, answered = two_servers
+    site = httpload.Site("http", "bench-app1", port, ("127.0.0.1", "127.0.0.2"))
+    run = httpload.wrk_site(site, "/", seconds=1, threads=2, connections=2, clients=10)
+    assert run.requests > 0 and set(answered) == {"127.0.0.1", "127.0.0.2"}
+
+
+def test_a_site_with_more_addresses_than_threads_is_refused() -> None:
+    site = httpload.Site("http", "x", 1, ("127.0.0.1", "127.0.0.2"))
+    with pytest.raises(httpload.BenchError, match="1 threads for 2 addresses"):
+        httpload.wrk_site(site, "/", seconds=1, threads=1, connections=2)

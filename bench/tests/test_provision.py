@@ -196,6 +196,7 @@ def test_every_role_alone_has_its_target() -> None:
         "app": 4.0,
         "static_files": 4.0,
         "gunicorn_systemd": 4.0,
+        "nginx": 4.0,
     }
     for run in noop.ROLE_RUNS:
         assert (ROOT / run.playbook).is_file()
@@ -221,8 +222,9 @@ def test_each_role_is_held_against_the_floor_of_its_own_round(
 
     monkeypatch.setattr(noop.provision, "run_playbook", fake_run)
     figures = noop.noop_figures(2)
-    assert order[:3] == ["floor redis:db:app", "floor redis", "redis alone"]
-    assert len(order) == 2 * (4 + len(noop.ROLE_RUNS))
+    assert order[:3] == ["floor redis:db:app:web", "floor redis", "redis alone"]
+    assert order[-2:] == ["floor web", "nginx alone"]
+    assert len(order) == 2 * (1 + len(noop.GROUPS) + len(noop.ROLE_RUNS))
     redis = next(r for r in figures.roles if r.role == "redis")
     assert redis.floor_multiple_per_round == [1.5, 2.0] and redis.floor_multiple == 1.75
     assert (redis.floor_seconds, redis.target_floor_multiple, redis.target_met) == (3.0, 2.0, True)

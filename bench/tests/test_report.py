@@ -12,6 +12,7 @@ import pytest
 import records
 import report
 import targets
+from conftest import fake_front_figures
 from results import BenchResults
 
 SAMPLE_FILE = Path(__file__).parent / "sample-results.json"
@@ -47,6 +48,7 @@ def met(sample: Data) -> Data:
     met["http"]["health_redis_connections"]["new_connections"] = 0
     for step in met["day2"]["steps"]:
         step["load"]["failed"], step["load"]["requests_per_second"] = 0, 60.0
+    met["front"] = records.as_dict(fake_front_figures())  # the recorded run predates the front
     return met
 
 
@@ -89,6 +91,10 @@ def test_every_target_met_and_rendered(met: Data) -> None:
         "Profile of a limited request",
         "HTTP on",
         "one request at a time",
+        "The front: nginx on bench-web (TLSv1.3, local CA) before bench-app1 and bench-app2",
+        "front, HTTPS, new connection per request: static file",
+        "requests for it that reached the app hosts during the runs: 0",
+        "bench-web after the runs: 1234 sockets in TIME_WAIT, net.ipv4.tcp_tw_reuse 2",
         "Day-2 changes under load",
         "Limiter exactness",
         "Drift applied",
@@ -99,15 +105,16 @@ def test_every_target_met_and_rendered(met: Data) -> None:
 
 
 def test_sections_left_out_are_not_judged(met: Data) -> None:
-    left_out = ("provisioning", "noop", "drift_repair", "day2", "bench_seconds")
+    left_out = ("provisioning", "noop", "drift_repair", "front", "day2", "bench_seconds")
     partial = results_of({k: (None if k in left_out else v) for k, v in met.items()})
     verdicts = targets.judge(partial)
     names = {t.name for t in verdicts}
     assert "full-stack no-op re-run / fresh converge" not in names
-    assert not any(n.startswith("day-2") or n.startswith("drift") for n in names)
+    assert not any(n.startswith(("day-2", "drift", "front")) for n in names)
     assert "rate-limited / bare throughput" in names
     text = report.table(partial, verdicts)
     assert "Provisioning" not in text and "bench wall time" not in text
+    assert "The front" not in text
     assert "HTTP on" in text
 
 
@@ -132,6 +139,31 @@ MISSES: list[tuple[tuple[str | int, ...], object, str]] = [
         "limiter added cost / redis-py GET (in-process)",
     ),
     (("http", "limited_vs_bare_throughput"), 0.84, "rate-limited / bare throughput"),
+    (
+        ("front", "http_vs_straight"),
+        0.89,
+        "front / straight to gunicorn, HTTP keep-alive",
+    ),
+    (
+        ("front", "https_vs_straight"),
+        0.89,
+        "front / straight to gunicorn, HTTPS keep-alive",
+    ),
+    (
+        ("front", "static_vs_straight"),
+        1.99,
+        "front static files/s / straight to gunicorn req/s",
+    ),
+    (
+        ("front", "static_file", "app_requests"),
+        1,
+        "front static file requests reaching the app hosts",
+    ),
+    (
+        ("front", "handshakes_vs_straight"),
+        0.99,
+        "front new TLS handshakes/s / straight to gunicorn req/s",
+    ),
     (("exactness", "http", "allowed"), 101, "HTTP limiter, both hosts"),
     (("exactness", "app_limiter_direct", "allowed"), 99, "app's sliding log, direct"),
     (("exactness", "app_limiter_direct", "errors"), 1, "app's sliding log, direct"),
@@ -187,3 +219,19 @@ def test_a_day2_step_with_a_failure_or_too_little_load_is_missed(
     step["load"]["failed"], step["load"]["requests_per_second"] = failed, rate
     missed = [t.name for t in targets.judge(results_of(met)) if not t.met]
     assert missed == [f"day-2: {step['name']}"]
+
+
+def test_the_front_is_judged_at_its_floors(met: Data) -> None:
+    """Exactly at each floor is met; the measured text names both sides of the ratio."""
+    f = met["front"]
+    f["http_vs_straight"] = f["https_vs_straight"] = 0.9
+    f["static_vs_straight"], f["handshakes_vs_straight"] = 2.0, 1.0
+    verdicts = {t.name: t for t in targets.judge(results_of(met))}
+    front = [t for name, t in verdicts.items() if name.startswith("front")]
+    assert len(front) == 5 and all(t.met for t in front)
+    https = verdicts["front / straight to gunicorn, HTTPS keep-alive"]
+    assert https.goal == ">= 0.9" and "/ 1000.0 req/s" in https.measured
+    assert "from the servers' CPU per request" in https.measured
+    handshakes = verdicts["front new TLS handshakes/s / straight to gunicorn req/s"]
+    assert handshakes.goal == ">= 1" and "2000.0 handshakes/s / 1000.0 req/s" in handshakes.measured
+    assert verdicts["front static files/s / straight to gunicorn req/s"].goal == ">= 2"

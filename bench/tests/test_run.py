@@ -11,9 +11,11 @@ import pytest
 import report
 import run
 from common import TimeWaitReuse
+from conftest import fake_front_figures
 from results import BenchResults
 
 SAMPLE, _ = report.read_json(Path(__file__).parent / "sample-results.json")
+FRONT = fake_front_figures()  # the recorded run predates the front
 
 
 @pytest.fixture
@@ -41,6 +43,7 @@ def phases(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         (run.limiter, "memory_figures"): ("memory", SAMPLE.redis_memory),
         (run.inprocess_shell, "measure"): ("inprocess", SAMPLE.inprocess),
         (run.throughput, "measure"): ("http", SAMPLE.http),
+        (run.front, "measure"): ("front", FRONT),
         (run.daytwo, "zero_downtime"): ("day2", SAMPLE.day2),
         (run.exactness, "measure"): ("exactness", SAMPLE.exactness),
     }
@@ -51,7 +54,13 @@ def phases(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 def _args(**given: Any) -> argparse.Namespace:
     return argparse.Namespace(
-        **{"skip_provisioning": False, "skip_day2": False, "noop_rounds": 3, **given}
+        **{
+            "skip_provisioning": False,
+            "skip_front": False,
+            "skip_day2": False,
+            "noop_rounds": 3,
+            **given,
+        }
     )
 
 
@@ -68,20 +77,25 @@ def test_every_phase_in_order_sets_its_record(phases: list[str]) -> None:
         "memory",
         "inprocess",
         "http",
+        "front",
         "day2",
         "exactness",
     ]
     assert results == BenchResults(
         machine=SAMPLE.machine,
-        **{k: v for k, v in vars(SAMPLE).items() if k not in ("machine", "bench_seconds")},
+        **{
+            **{k: v for k, v in vars(SAMPLE).items() if k not in ("machine", "bench_seconds")},
+            "front": FRONT,
+        },
     )
 
 
 def test_skipped_phases_leave_their_records_out(phases: list[str]) -> None:
     results = BenchResults(machine=SAMPLE.machine)
-    run.measure(results, _args(skip_provisioning=True, skip_day2=True))
-    assert not {"converge", "noop", "drift", "day2"} & set(phases)
-    assert results.provisioning is results.noop is results.drift_repair is results.day2 is None
+    run.measure(results, _args(skip_provisioning=True, skip_front=True, skip_day2=True))
+    assert not {"converge", "noop", "drift", "front", "day2"} & set(phases)
+    assert results.provisioning is results.noop is results.drift_repair is None
+    assert results.front is results.day2 is None
     assert results.http == SAMPLE.http and results.exactness == SAMPLE.exactness
 
 
