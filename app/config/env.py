@@ -72,6 +72,9 @@ class Variable:
     # tuning values are; names that move files or change the session or
     # settings machinery are not.
     operator: bool = False
+    # Read from the process environment only, never from an env file: values
+    # the process that starts the app (the gunicorn master) must share with it.
+    process_only: bool = False
 
     @property
     def has_default(self) -> bool:
@@ -108,7 +111,9 @@ def load_contract(path: Path = CONTRACT_PATH) -> dict[str, Variable]:
         where = f"{path.name}: [{name}]"
         if not _NAME.fullmatch(name) or not isinstance(table, dict):
             raise ImproperlyConfigured(f"{where}: not an upper-case variable table")
-        unknown = set(table) - {"type", "secret", "required", "default", "doc", "operator"}
+        unknown = set(table) - {
+            "type", "secret", "required", "default", "doc", "operator", "process_only"
+        }  # fmt: skip
         missing = {"type", "secret", "required", "doc"} - set(table)
         if unknown or missing:
             raise ImproperlyConfigured(
@@ -117,9 +122,16 @@ def load_contract(path: Path = CONTRACT_PATH) -> dict[str, Variable]:
         kind, doc = table["type"], table["doc"]
         if kind not in TYPES:
             raise ImproperlyConfigured(f"{where}: type must be one of {', '.join(TYPES)}")
-        flags = (table["secret"], table["required"], table.get("operator", False))
+        flags = (
+            table["secret"],
+            table["required"],
+            table.get("operator", False),
+            table.get("process_only", False),
+        )
         if not all(isinstance(flag, bool) for flag in flags):
-            raise ImproperlyConfigured(f"{where}: secret, required and operator must be booleans")
+            raise ImproperlyConfigured(
+                f"{where}: secret, required, operator and process_only must be booleans"
+            )
         if not isinstance(doc, str) or not doc.strip() or "\n" in doc:
             raise ImproperlyConfigured(f"{where}: doc must be one non-empty line")
         if "default" in table:
@@ -134,6 +146,7 @@ def load_contract(path: Path = CONTRACT_PATH) -> dict[str, Variable]:
             doc=doc,
             default=table.get("default", _NO_DEFAULT),
             operator=table.get("operator", False),
+            process_only=table.get("process_only", False),
         )
     return contract
 
@@ -270,9 +283,11 @@ def load_environment(
     unknown: set[str] = set()
     for path in files:
         from_file = read_env_file(path)
-        # AHSP_ENV_FILES inside a file does nothing: the files are chosen by then.
-        unknown.update(n for n in from_file if n not in contract or n == ENV_FILES_VARIABLE)
-        raw.update(from_file)
+        # A process-only name inside a file does nothing (AHSP_ENV_FILES: the
+        # files are chosen by then); it is reported like an undeclared one.
+        ignored = {n for n in from_file if n not in contract or contract[n].process_only}
+        unknown.update(ignored)
+        raw.update({n: value for n, value in from_file.items() if n not in ignored})
     raw.update({name: value for name, value in environ.items() if name in contract})
 
     values: dict[str, Any] = {}

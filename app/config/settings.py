@@ -85,7 +85,11 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    # First, so every later layer sees the scheme a trusted proxy reports.
+    # First, so every log line of the request carries its id (X-Request-ID).
+    "detail_project.request_id.RequestIdMiddleware",
+    # Sees every response the app sends, and times the whole stack below it.
+    "detail_project.request_metrics.RequestMetricsMiddleware",
+    # Before the rest, so every later layer sees the scheme a trusted proxy reports.
     "detail_project.proxies.TrustedProxyMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -230,8 +234,9 @@ STORAGES = {
 # --- Security (production turns these on through the environment) ----------
 
 SECURE_SSL_REDIRECT = env["SECURE_SSL_REDIRECT"]
-# Load balancers probe over plain HTTP; redirecting them to HTTPS fails the probe.
-SECURE_REDIRECT_EXEMPT = [r"^health/$", r"^health/live/$"]
+# Load balancers probe, and Prometheus scrapes, over plain HTTP on the private
+# network; redirecting them to HTTPS fails the probe.
+SECURE_REDIRECT_EXEMPT = [r"^health/$", r"^health/live/$", r"^metrics$"]
 SESSION_COOKIE_SECURE = env["SESSION_COOKIE_SECURE"]
 CSRF_COOKIE_SECURE = env["CSRF_COOKIE_SECURE"]
 SECURE_HSTS_SECONDS = env["SECURE_HSTS_SECONDS"]
@@ -261,6 +266,21 @@ HEALTH_CACHE_SECONDS = env["HEALTH_CACHE_SECONDS"]
 if HEALTH_CACHE_SECONDS < 0:
     raise ImproperlyConfigured("HEALTH_CACHE_SECONDS must not be negative (0: check every time).")
 
+# --- Metrics (see detail_project/metrics.py) --------------------------------
+
+# Who may scrape /metrics: the TCP peer only, never a forwarded address.
+METRICS_ALLOWED_NETWORKS = env["METRICS_ALLOWED_NETWORKS"]
+for _entry in METRICS_ALLOWED_NETWORKS:
+    try:
+        ipaddress.ip_network(_entry, strict=False)
+    except ValueError as _exc:
+        raise ImproperlyConfigured(f"METRICS_ALLOWED_NETWORKS entry {_entry!r}: {_exc}") from _exc
+# Set by gunicorn's config (config/gunicorn_hooks.py): every worker's metrics
+# in one directory, summed by each scrape. None: this process's metrics only.
+PROMETHEUS_MULTIPROC_DIR = env["PROMETHEUS_MULTIPROC_DIR"]
+if PROMETHEUS_MULTIPROC_DIR is not None and not PROMETHEUS_MULTIPROC_DIR.is_absolute():
+    raise ImproperlyConfigured("PROMETHEUS_MULTIPROC_DIR must be an absolute path.")
+
 # --- Internationalisation ---------------------------------------------------
 
 LANGUAGE_CODE = "en-us"
@@ -268,25 +288,36 @@ TIME_ZONE = env["TIME_ZONE"]
 USE_I18N = True
 USE_TZ = True
 
-# --- Logging: stderr only, collected by gunicorn and the journal ------------
+# --- Logging: one JSON object per line on stderr (gunicorn, the journal) ----
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 LOG_LEVEL = env["LOG_LEVEL"].upper()
 if LOG_LEVEL not in LOG_LEVELS:
     raise ImproperlyConfigured(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}")
 
+# Every line carries the id of the request it was written for (config/jsonlog.py,
+# detail_project/request_id.py). SQL is never logged, whatever LOG_LEVEL says:
+# its parameters hold session keys and password hashes.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {
+        "request_id": {"()": "config.jsonlog.RequestIdFilter"},
+    },
     "formatters": {
-        "plain": {"format": "%(levelname)s %(name)s [pid %(process)d] %(message)s"},
+        "json": {"()": "config.jsonlog.JsonFormatter"},
     },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "json",
+            "filters": ["request_id"],
+        },
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
+        "django.db.backends": {"level": "INFO" if LOG_LEVEL == "DEBUG" else LOG_LEVEL},
         "detail_project": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
     },
 }

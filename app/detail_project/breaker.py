@@ -8,7 +8,8 @@ in /health/) answer at once. After ``open_seconds`` exactly one call is let
 through as a probe; its success closes the breaker, its failure re-opens it.
 
 Redis-free and Django-free so the state machine can be tested on its own;
-``redis_pool.py`` wires it into redis-py's connections.
+``redis_pool.py`` wires it into redis-py's connections and reports its moves
+to the metrics (``on_change``).
 """
 
 from __future__ import annotations
@@ -31,7 +32,10 @@ class CircuitBreaker:
     ``probe_seconds`` bounds how long the single probe may take before another
     caller is allowed to probe (a probe that never reports back must not keep
     the breaker open forever). The closed path is one attribute read, so
-    healthy traffic pays nothing for the breaker.
+    healthy traffic pays nothing for the breaker. ``on_change`` is told
+    ``True`` when the breaker opens and ``False`` when a success closes it
+    (not when the open period merely runs out: until a call succeeds the
+    backend still counts as failed).
     """
 
     def __init__(
@@ -40,11 +44,13 @@ class CircuitBreaker:
         open_seconds: float,
         probe_seconds: float,
         clock: Callable[[], float] = time.monotonic,
+        on_change: Callable[[bool], None] | None = None,
     ) -> None:
         self.name = name
         self.open_seconds = open_seconds
         self.probe_seconds = probe_seconds
         self._clock = clock
+        self._on_change = on_change
         self._lock = threading.Lock()
         # 0.0 means closed; otherwise the clock reading until which calls are refused.
         self._blocked_until = 0.0
@@ -74,10 +80,18 @@ class CircuitBreaker:
             logger.warning(
                 "%s failed (%s); skipping it for %.1f s", self.name, reason, self.open_seconds
             )
+            self._report(True)
 
     def succeeded(self) -> None:
         if self._blocked_until == 0.0:
             return
         with self._lock:
+            was_open = self._blocked_until != 0.0
             self._blocked_until = 0.0
-        logger.warning("%s answers again", self.name)
+        if was_open:
+            logger.warning("%s answers again", self.name)
+            self._report(False)
+
+    def _report(self, is_open: bool) -> None:
+        if self._on_change is not None:
+            self._on_change(is_open)

@@ -38,6 +38,8 @@ logger = logging.getLogger(__name__)
 
 JSON_TAG = b"J"
 BYTES_TAG = b"B"
+# Django's session cache keys end in the session id, which logs must never hold.
+_SESSION_KEY_PREFIXES = ("django.contrib.sessions.cached_db", "django.contrib.sessions.cache")
 
 
 class InvalidEntry(ValueError):
@@ -73,7 +75,16 @@ class _Warned:
     done = False
 
 
+def loggable_key(key: str) -> str:
+    """The key as a log may show it: a session's id replaced by ``<session id>``."""
+    for prefix in _SESSION_KEY_PREFIXES:
+        if key.startswith(prefix):
+            return f"{prefix}<session id>"
+    return key
+
+
 def _report(key: str, exc: InvalidEntry) -> None:
+    key = loggable_key(key)
     if _Warned.done:
         logger.debug("cache entry %s ignored: %s", key, exc)
         return

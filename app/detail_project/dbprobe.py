@@ -16,6 +16,7 @@ import logging
 import os
 import queue
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -32,6 +33,8 @@ class ProbeTimeout(Exception):
 class _Job:
     done: threading.Event = field(default_factory=threading.Event)
     error: BaseException | None = None
+    # Monotonic clock when the check returned; 0.0 while it has not.
+    finished: float = 0.0
 
 
 class _ProbeConnection(threading.local):
@@ -99,6 +102,7 @@ class Prober:
             except BaseException as exc:  # reported to the caller, never kills the thread
                 job.error = exc
             finally:
+                job.finished = time.monotonic()
                 with self._lock:
                     self._busy = False
                 job.done.set()

@@ -39,6 +39,7 @@ from django.conf import settings
 from django_redis import get_redis_connection
 
 from .dbprobe import ProbeTimeout, database_prober
+from .metrics import observe_check
 from .redis_pool import CircuitOpenError
 
 logger = logging.getLogger(__name__)
@@ -78,11 +79,12 @@ def check_redis() -> None:
     get_redis_connection("default").set(probe_key(), os.getpid(), px=PROBE_TTL_MS)
 
 
-def _record(report: HealthReport, name: str, error: BaseException | None) -> None:
+def _record(report: HealthReport, name: str, error: BaseException | None, seconds: float) -> None:
+    """The check's status in the report, its duration in the metrics, a failure in the log."""
+    report.checks[name] = OK if error is None else ERROR
+    observe_check(name, report.checks[name], seconds)
     if error is None:
-        report.checks[name] = OK
         return
-    report.checks[name] = ERROR
     if isinstance(error, CircuitOpenError | ProbeTimeout):
         # Expected outage shapes: one line, no traceback on every probe.
         logger.warning("health check %r failed: %s", name, error)
@@ -91,8 +93,14 @@ def _record(report: HealthReport, name: str, error: BaseException | None) -> Non
 
 
 def run_checks() -> HealthReport:
+    """Both checks at once: the database probe runs in its thread while Redis is asked here.
+
+    Each check's time runs from its start to its answer (a hung database: until
+    the wait gave up), which is what ``ahsp_health_check_duration_seconds`` records.
+    """
     report = HealthReport(version=settings.APP_RELEASE)
-    deadline = time.monotonic() + DATABASE_TIMEOUT
+    started = time.monotonic()
+    deadline = started + DATABASE_TIMEOUT
     database_error: BaseException | None = None
     try:
         job = database_prober.start()
@@ -103,13 +111,15 @@ def run_checks() -> HealthReport:
         redis_error = None
     except Exception as exc:
         redis_error = exc
+    redis_seconds = time.monotonic() - started
     if job is not None:
         try:
             database_prober.wait(job, max(0.0, deadline - time.monotonic()))
         except Exception as exc:
             database_error = exc
-    _record(report, "database", database_error)
-    _record(report, "redis", redis_error)
+    database_end = job.finished if job is not None and job.finished else time.monotonic()
+    _record(report, "database", database_error, database_end - started)
+    _record(report, "redis", redis_error, redis_seconds)
     return report
 
 

@@ -3,8 +3,10 @@
 ``X-Forwarded-For`` and ``X-Forwarded-Proto`` are plain request headers: any
 client can send them. They mean something only when the TCP peer
 (``REMOTE_ADDR``) is one of ``TRUSTED_PROXIES``, because then our proxy wrote or
-appended them. The rate limiter, login throttling and Django's HTTPS checks all
-use the answers from here, so one rule decides for all three.
+appended them. The rate limiter, login throttling, Django's HTTPS checks and
+the request id (``X-Request-ID``) all use the answers from here, so one rule
+decides for all of them. Access by network (``/metrics``) looks at the TCP
+peer alone.
 
 Django's own ``SECURE_PROXY_SSL_HEADER`` is not used: it believes the header
 from whichever peer sends it.
@@ -25,16 +27,20 @@ Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 _CLIENT_ATTR = "_client_ip"
 
 
-@lru_cache(maxsize=8)
-def trusted_networks(entries: tuple[str, ...]) -> tuple[Network, ...]:
-    """Parse once per distinct setting value (tests override the setting)."""
+@lru_cache(maxsize=16)
+def parse_networks(entries: tuple[str, ...], setting: str) -> tuple[Network, ...]:
+    """Parse once per distinct setting value (tests override the settings)."""
     networks = []
     for entry in entries:
         try:
             networks.append(ipaddress.ip_network(entry, strict=False))
         except ValueError as exc:
-            raise ImproperlyConfigured(f"TRUSTED_PROXIES entry {entry!r}: {exc}") from exc
+            raise ImproperlyConfigured(f"{setting} entry {entry!r}: {exc}") from exc
     return tuple(networks)
+
+
+def trusted_networks(entries: tuple[str, ...]) -> tuple[Network, ...]:
+    return parse_networks(entries, "TRUSTED_PROXIES")
 
 
 def parse_address(text: str) -> IPAddress | None:
@@ -71,6 +77,24 @@ def is_trusted(address: IPAddress | None) -> bool:
     if address is None:
         return False
     return any(address in network for network in trusted_networks(tuple(settings.TRUSTED_PROXIES)))
+
+
+def peer_address(request: HttpRequest) -> IPAddress | None:
+    """The TCP peer (``REMOTE_ADDR``), never a forwarded header; None when unparsable."""
+    return _peer(request.META.get("REMOTE_ADDR", ""))[0]
+
+
+def peer_is_trusted(request: HttpRequest) -> bool:
+    """Is the TCP peer one of our proxies, whose forwarded headers mean something?"""
+    return is_trusted(peer_address(request))
+
+
+def peer_in(request: HttpRequest, entries: list[str], setting: str) -> bool:
+    """Is the TCP peer inside one of ``entries`` (the networks of ``setting``)?"""
+    address = peer_address(request)
+    if address is None or not entries:
+        return False
+    return any(address in network for network in parse_networks(tuple(entries), setting))
 
 
 def _forwarded_client(peer: IPAddress, header: str) -> IPAddress:
@@ -139,7 +163,7 @@ def client_network(request: HttpRequest) -> str:
 def forwarded_scheme(request: HttpRequest) -> str | None:
     """``http``/``https`` from a trusted proxy's X-Forwarded-Proto (right-most value), else None."""
     header = request.META.get("HTTP_X_FORWARDED_PROTO", "")
-    if not header or not is_trusted(parse_address(request.META.get("REMOTE_ADDR", ""))):
+    if not header or not peer_is_trusted(request):
         return None
     value = header.split(",")[-1].strip().lower()
     return value if value in ("http", "https") else None

@@ -18,6 +18,7 @@ from django.http import HttpRequest, HttpResponse
 from django_redis import get_redis_connection
 
 from .auth import resolve_api_user
+from .metrics import count_limiter_decision
 from .proxies import client_network
 from .redis_pool import CircuitOpenError
 from .responses import json_error
@@ -125,6 +126,8 @@ class RateLimitMiddleware:
                 exc,
                 exc_info=not isinstance(exc, CircuitOpenError),
             )
+            count_limiter_decision(endpoint, "unavailable")
             return None if fail_open else limiter_unavailable()
         request.ratelimit = decision  # type: ignore[attr-defined]
+        count_limiter_decision(endpoint, "allowed" if decision.allowed else "limited")
         return None if decision.allowed else too_many_requests(decision)

@@ -55,6 +55,7 @@ from redis.retry import Retry
 from redis.sentinel import SentinelConnectionPool, SentinelManagedConnection
 
 from .breaker import CircuitBreaker, CircuitOpen
+from .metrics import breaker_observer
 
 DEFAULT_BREAKER_SECONDS = 5.0
 MASTER_CHECK_SECONDS = 1.0
@@ -193,7 +194,12 @@ def _breaker_for(kwargs: dict[str, Any], seconds: float, name: str) -> CircuitBr
     probe = float(kwargs.get("socket_connect_timeout") or 0) + float(
         kwargs.get("socket_timeout") or 0
     )
-    return CircuitBreaker(name, open_seconds=seconds, probe_seconds=max(probe, 0.1))
+    return CircuitBreaker(
+        name,
+        open_seconds=seconds,
+        probe_seconds=max(probe, 0.1),
+        on_change=breaker_observer(name),
+    )
 
 
 class BreakerConnectionPool(ConnectionPool):

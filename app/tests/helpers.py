@@ -163,24 +163,33 @@ class GunicornServer:
 
 @contextlib.contextmanager
 def gunicorn(
-    env: dict[str, str], workers: int = 4, forwarded_allow_ips: str = ""
+    env: dict[str, str],
+    workers: int = 4,
+    forwarded_allow_ips: str = "",
+    *,
+    config: Path | None = None,
+    extra_args: tuple[str, ...] = (),
 ) -> Iterator[GunicornServer]:
     """Run ``config.wsgi:application`` under gunicorn on a free loopback port; always stop it.
 
     ``forwarded_allow_ips`` is what the deployment sets it to (TRUSTED_PROXIES);
     gunicorn's own default would trust X-Forwarded-Proto from loopback.
+    ``config`` is a gunicorn.conf.py (its hooks; the command line wins over its
+    settings), ``extra_args`` more command-line settings.
     """
     port = free_port()
     with tempfile.TemporaryFile() as log:
         proc = subprocess.Popen(
             [
                 sys.executable, "-m", "gunicorn", "config.wsgi:application",
+                *(["--config", str(config)] if config is not None else []),
                 "--bind", f"127.0.0.1:{port}",
                 "--workers", str(workers),
                 "--timeout", "30",
                 "--graceful-timeout", "5",
                 "--log-level", "info",
                 "--forwarded-allow-ips", forwarded_allow_ips,
+                *extra_args,
             ],
             cwd=APP_DIR,
             env=env,

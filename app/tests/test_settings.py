@@ -43,6 +43,7 @@ print(json.dumps({
     "APP_RELEASE": s.APP_RELEASE,
     "LOG_LEVEL": s.LOGGING["root"]["level"],
     "ENV_FILES": s.ENV_FILES,
+    "METRICS": [s.METRICS_ALLOWED_NETWORKS, s.PROMETHEUS_MULTIPROC_DIR],
 }, default=str))
 """
 
@@ -156,6 +157,11 @@ def test_debug_allows_a_development_key(tmp_path: Path) -> None:
         ("HEALTH_CACHE_SECONDS", "-1", "HEALTH_CACHE_SECONDS must not be negative"),
         ("LOGIN_DELAY_MAX_SECONDS", "0", "must not be less than LOGIN_DELAY_SECONDS"),
         ("SESSION_ENGINE", "django.contrib.sessions.backends.db", "SESSION_ENGINE must be one"),
+        (
+            "METRICS_ALLOWED_NETWORKS",
+            "10.0.0.0/8,prometheus.example",
+            "METRICS_ALLOWED_NETWORKS entry 'prometheus.example'",
+        ),
     ],
 )
 def test_bad_values_stop_startup_naming_the_variable(
@@ -205,6 +211,7 @@ def test_production_values_are_parsed(tmp_path: Path) -> None:
         LOGIN_DELAY_SECONDS="2",
         LOGIN_DELAY_MAX_SECONDS="60",
         SESSION_ENGINE="django.contrib.sessions.backends.cached_db",
+        METRICS_ALLOWED_NETWORKS="10.0.9.7, 2001:db8:9::/48",
     )
     s = dump(env)
     assert s["DEBUG"] is False
@@ -233,7 +240,8 @@ def test_production_values_are_parsed(tmp_path: Path) -> None:
     assert s["STATIC_ROOT"] == "/srv/ahsp/static"
     assert s["MEDIA_ROOT"] == "/srv/ahsp/media"
     assert s["SECURE_PROXY_SSL_HEADER"] is None  # never: see detail_project/proxies.py
-    assert s["SECURE_REDIRECT_EXEMPT"] == ["^health/$", "^health/live/$"]
+    assert s["SECURE_REDIRECT_EXEMPT"] == ["^health/$", "^health/live/$", "^metrics$"]
+    assert s["METRICS"] == [["10.0.9.7", "2001:db8:9::/48"], None]
     assert s["RATELIMIT"] == [True, 20, 30, False]
     assert s["LOGIN"] == [7, 120, 2, 60, "detail_project.login_throttle.LoginThrottleBackend"]
     assert s["API_TEST_ENABLED"] is False
@@ -279,6 +287,7 @@ def test_defaults(tmp_path: Path) -> None:
     assert s["LOG_LEVEL"] == "INFO"
     assert s["APP_RELEASE"] == "dev"
     assert s["ENV_FILES"] == []
+    assert s["METRICS"] == [[], None]  # nobody may scrape; this process's metrics only
 
 
 def test_db_host_selects_postgresql(tmp_path: Path) -> None:
@@ -315,6 +324,23 @@ def test_rendered_nasty_values_reach_the_settings_unchanged(tmp_path: Path) -> N
     s = dump(env)
     assert s["DATABASES"]["PASSWORD"].split("\x1f") == list(values.values())
     assert s["CSRF_TRUSTED_ORIGINS"] == ["https://a", "https://b"]
+
+
+def test_the_metrics_directory_comes_from_the_process_environment_only(tmp_path: Path) -> None:
+    """gunicorn's master sets it for its workers; in an env file it would reach the app but
+    neither prometheus_client nor the master, so there it is ignored and reported.
+    """
+    env = production_env(tmp_path, PROMETHEUS_MULTIPROC_DIR="/run/from-a-file")
+    assert dump(env)["METRICS"][1] is None
+    check = run_manage("check", "--deploy", "--fail-level", "WARNING", env=env)
+    assert check.returncode != 0
+    assert "ahsp.W001" in check.stderr and "PROMETHEUS_MULTIPROC_DIR" in check.stderr
+    env["PROMETHEUS_MULTIPROC_DIR"] = str(tmp_path / "metrics")
+    assert dump(env)["METRICS"][1] == str(tmp_path / "metrics")
+    env["PROMETHEUS_MULTIPROC_DIR"] = "metrics"
+    relative = run_manage("check", env=env)
+    assert relative.returncode != 0
+    assert "PROMETHEUS_MULTIPROC_DIR must be an absolute path" in relative.stderr
 
 
 def test_process_environment_wins_over_the_files(tmp_path: Path) -> None:
