@@ -277,8 +277,10 @@ for _entry in METRICS_ALLOWED_NETWORKS:
         raise ImproperlyConfigured(f"METRICS_ALLOWED_NETWORKS entry {_entry!r}: {_exc}") from _exc
 # Set by gunicorn's config (config/gunicorn_hooks.py): every worker's metrics
 # in one directory, summed by each scrape. None: this process's metrics only.
+# prometheus_client reads the raw value (an empty one would put files in the
+# working directory), so it is checked as given, not resolved against BASE_DIR.
 PROMETHEUS_MULTIPROC_DIR = env["PROMETHEUS_MULTIPROC_DIR"]
-if PROMETHEUS_MULTIPROC_DIR is not None and not PROMETHEUS_MULTIPROC_DIR.is_absolute():
+if PROMETHEUS_MULTIPROC_DIR is not None and not Path(PROMETHEUS_MULTIPROC_DIR).is_absolute():
     raise ImproperlyConfigured("PROMETHEUS_MULTIPROC_DIR must be an absolute path.")
 
 # --- Internationalisation ---------------------------------------------------

@@ -138,6 +138,18 @@ def test_unknown_names_in_files_are_reported_not_used(tmp_path: Path) -> None:
     assert env["RATELIMIT_REQUESTS"] == 10
 
 
+def test_process_only_names_are_read_from_the_process_environment_alone(tmp_path: Path) -> None:
+    """PROMETHEUS_MULTIPROC_DIR must reach gunicorn's master and prometheus_client, which read
+    the process environment: from a file it would reach the app alone, so it is not read there.
+    """
+    path = write_env(tmp_path / "app.env", {"PROMETHEUS_MULTIPROC_DIR": "/run/file"})
+    from_file = env_from(tmp_path, path)
+    assert from_file["PROMETHEUS_MULTIPROC_DIR"] is None
+    assert from_file.unknown_in_files == ["PROMETHEUS_MULTIPROC_DIR"]
+    from_process = env_from(tmp_path, path, PROMETHEUS_MULTIPROC_DIR="/run/process")
+    assert from_process["PROMETHEUS_MULTIPROC_DIR"] == "/run/process"
+
+
 def test_every_bad_value_is_named_and_secrets_are_not_shown(tmp_path: Path) -> None:
     path = write_env(tmp_path / "app.env", {"DEBUG": "maybe", "DB_PORT": "5432x"})
     with pytest.raises(ImproperlyConfigured) as info:
@@ -217,6 +229,7 @@ def test_the_declaration_is_valid_and_documented() -> None:
         '[X]\ntype = "text"\nsecret = false\nrequired = false\ndoc = "d"\n',
         '[X]\ntype = "str"\nsecret = false\nrequired = false\n',
         '[X]\ntype = "str"\nsecret = false\nrequired = false\ndoc = "d"\nunit = "s"\n',
+        '[X]\ntype = "str"\nsecret = false\nrequired = false\ndoc = "d"\nprocess_only = 1\n',
         '[lower]\ntype = "str"\nsecret = false\nrequired = false\ndoc = "d"\n',
     ],
 )

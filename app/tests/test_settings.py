@@ -337,10 +337,11 @@ def test_the_metrics_directory_comes_from_the_process_environment_only(tmp_path:
     assert "ahsp.W001" in check.stderr and "PROMETHEUS_MULTIPROC_DIR" in check.stderr
     env["PROMETHEUS_MULTIPROC_DIR"] = str(tmp_path / "metrics")
     assert dump(env)["METRICS"][1] == str(tmp_path / "metrics")
-    env["PROMETHEUS_MULTIPROC_DIR"] = "metrics"
-    relative = run_manage("check", env=env)
-    assert relative.returncode != 0
-    assert "PROMETHEUS_MULTIPROC_DIR must be an absolute path" in relative.stderr
+    for wrong in ("metrics", ""):
+        env["PROMETHEUS_MULTIPROC_DIR"] = wrong
+        refused = run_manage("check", env=env)
+        assert refused.returncode != 0
+        assert "PROMETHEUS_MULTIPROC_DIR must be an absolute path" in refused.stderr
 
 
 def test_process_environment_wins_over_the_files(tmp_path: Path) -> None:
