@@ -42,7 +42,8 @@ def empty_metrics_dir(directory: Path) -> None:
     """Create ``directory`` (service user only) or remove the metric files left in it."""
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     for leftover in directory.glob(_METRIC_FILES):
-        leftover.unlink(missing_ok=True)
+        if leftover.is_file():
+            leftover.unlink(missing_ok=True)
 
 
 def on_starting(server: Any) -> None:
@@ -53,10 +54,18 @@ def on_starting(server: Any) -> None:
 
 
 def child_exit(server: Any, worker: Any) -> None:
-    """gunicorn ``child_exit``: a worker is gone; its counters stay, its live gauges go."""
+    """gunicorn ``child_exit``: a worker is gone; its counters stay, its live gauges go.
+
+    It runs in the master's main loop, where an exception stops the whole
+    server: a file that cannot be removed costs a stale gauge and a log line,
+    never the service.
+    """
     directory = _directory()
     if directory is None:
         return
     from prometheus_client import multiprocess
 
-    multiprocess.mark_process_dead(worker.pid, str(directory))
+    try:
+        multiprocess.mark_process_dead(worker.pid, str(directory))
+    except OSError as exc:
+        server.log.warning("metrics: live gauges of worker %s not removed: %s", worker.pid, exc)

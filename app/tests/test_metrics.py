@@ -5,6 +5,8 @@ The exact sums across gunicorn workers are in test_metrics_gunicorn.py.
 
 from __future__ import annotations
 
+from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -163,3 +165,23 @@ def test_openmetrics_when_the_scraper_asks(client: Client) -> None:
     reply = client.get("/metrics", REMOTE_ADDR=SCRAPER, HTTP_ACCEPT=accept)
     assert reply["Content-Type"].startswith("application/openmetrics-text")
     assert reply.content.rstrip().endswith(b"# EOF")
+
+
+def test_child_exit_never_stops_the_master(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The hook runs in gunicorn's main loop: a file it cannot remove is logged, not raised."""
+    from config import gunicorn_hooks
+
+    directory = tmp_path / "metrics"
+    monkeypatch.setenv(gunicorn_hooks.MULTIPROC_VARIABLE, str(directory))
+    gunicorn_hooks.on_starting(None)
+    (directory / "counter_41.db").write_bytes(b"")
+    (directory / "gauge_livesum_41.db").write_bytes(b"")
+    (directory / "gauge_livesum_42.db").mkdir()  # os.remove refuses a directory
+    warnings: list[str] = []
+    server = SimpleNamespace(log=SimpleNamespace(warning=lambda *a: warnings.append(a[0] % a[1:])))
+    gunicorn_hooks.child_exit(server, SimpleNamespace(pid=41))
+    gunicorn_hooks.child_exit(server, SimpleNamespace(pid=42))
+    assert sorted(p.name for p in directory.iterdir()) == ["counter_41.db", "gauge_livesum_42.db"]
+    assert len(warnings) == 1 and "worker 42" in warnings[0]
+    gunicorn_hooks.on_starting(None)  # a new service start: every metric file goes
+    assert [p.name for p in directory.iterdir()] == ["gauge_livesum_42.db"]
