@@ -50,7 +50,8 @@ def _go_live_hosts(output: str) -> set[str]:
     hosts: set[str] = set()
     for section in output.split("\nPLAY [")[1:]:
         if section.startswith("App - go live"):
-            results = r"^(?:ok|changed|failed|fatal|skipping): \[([^\]]+)\]"
+            # `[host]`, or `[host -> front]` for a task delegated to a front.
+            results = r"^(?:ok|changed|failed|fatal|skipping): \[([^\]\s]+)"
             hosts.update(re.findall(results, section, re.M))
     return hosts
 
