@@ -75,9 +75,10 @@ CASES = [
     ({"gunicorn_systemd_workers": "many"}, "gunicorn_systemd_workers"),
     ({"gunicorn_systemd_log_dir": "/var/log"}, "gunicorn_systemd_log_dir"),
     ({"gunicorn_systemd_proc_name": "ahsp'; import os #"}, "gunicorn_systemd_proc_name"),
+    # secrets, one name from the inventory to every host that reads them
+    ({"redis_app_password": "has a space-0123456789"}, "redis_app_password"),
+    ({"postgresql_db_password": "too-short"}, "postgresql_db_password"),
     # site.yml: values the tiers must agree on
-    ({"redis_app_password": "a-different-password-0123"}, "redis_app_password"),
-    ({"postgresql_db_password": "a-different-password-0123"}, "postgresql_db_password"),
     ({"app_db_port": 5432}, "app_db_port"),
     ({"app_redis_url": "redis://10.0.0.1:6379/1"}, "app_redis_url"),
     # Allow-lists: the value checked is the value rendered, by each file's reader.
