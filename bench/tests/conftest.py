@@ -9,7 +9,6 @@ a loopback HTTPS server whose certificate a throw-away CA signed.
 from __future__ import annotations
 
 import dataclasses
-import datetime
 import itertools
 import json
 import secrets
@@ -25,10 +24,7 @@ from typing import ClassVar
 import front
 import pytest
 import redis
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+from ahsp_certs import cert_pem, ec_key, issue, key_pem
 from httpload import WrkRun, WrkSeries
 
 
@@ -148,57 +144,23 @@ class TlsRecorder(BaseHTTPRequestHandler):
         pass
 
 
-def _certificate(
-    subject: str,
-    key: ec.EllipticCurvePrivateKey,
-    issuer: tuple[x509.Name, ec.EllipticCurvePrivateKey] | None = None,
-    names: tuple[str, ...] = (),
-) -> x509.Certificate:
-    """A certificate for `key`: a CA's own (issuer None) or a server's for `names`."""
-    now = datetime.datetime.now(datetime.UTC)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)])
-    issuer_name, issuer_key = issuer if issuer else (name, key)
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(issuer_name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=issuer is None, path_length=None), critical=True)
-    )
-    if names:
-        builder = builder.add_extension(
-            x509.SubjectAlternativeName([x509.DNSName(n) for n in names]), critical=False
-        )
-    return builder.sign(issuer_key, hashes.SHA256())
-
-
 @pytest.fixture(scope="session")
 def local_ca(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """A CA (ca.crt), a server certificate it signed for bench-web (server.crt,
     server.key), and another CA that signed nothing here (other-ca.crt).
     """
     out = tmp_path_factory.mktemp("local-ca")
-    ca_key, server_key = (
-        ec.generate_private_key(ec.SECP256R1()),
-        ec.generate_private_key(ec.SECP256R1()),
-    )
-    ca = _certificate("bench CA", ca_key)
-    server = _certificate("bench-web", server_key, (ca.subject, ca_key), ("bench-web",))
-    other_key = ec.generate_private_key(ec.SECP256R1())
-    pem = serialization.Encoding.PEM
+    ca_key, server_key, other_key = ec_key(), ec_key(), ec_key()
+    ca = issue(ca_key, "bench CA", ca=True)
+    server = issue(server_key, "bench-web", signer=(ca_key, ca), sans=["bench-web"])
     files = {
-        "ca.crt": ca.public_bytes(pem),
-        "server.crt": server.public_bytes(pem),
-        "other-ca.crt": _certificate("other CA", other_key).public_bytes(pem),
-        "server.key": server_key.private_bytes(
-            pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        ),
+        "ca.crt": cert_pem(ca),
+        "server.crt": cert_pem(server),
+        "other-ca.crt": cert_pem(issue(other_key, "other CA", ca=True)),
+        "server.key": key_pem(server_key),
     }
-    for name, data in files.items():
-        (out / name).write_bytes(data)
+    for name, text in files.items():
+        (out / name).write_text(text)
     return {name: str(out / name) for name in files}
 
 

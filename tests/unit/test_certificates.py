@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import ahsp_certs
 import pytest
 from ansible.errors import AnsibleFilterError
 from ansible_collections.ahsp.stack.plugins.filter.certificates import (
@@ -26,9 +27,8 @@ from ansible_collections.ahsp.stack.plugins.filter.certificates import (
 )
 from ansible_json import ansible_json
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed25519, rsa
-from cryptography.x509.oid import NameOID
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 NAMES = ["app.example.org", "a.static.example.org", "192.0.2.10", "2001:DB8::1", "APP.Example.Org"]
@@ -37,22 +37,6 @@ NOT_BEFORE = datetime(2026, 1, 1, tzinfo=UTC)
 NOT_AFTER = datetime(2026, 4, 1, tzinfo=UTC)
 # The DER of the prime256v1 curve's OID: what `openssl ecparam -genkey` writes before the key.
 EC_PARAMETERS = "-----BEGIN EC PARAMETERS-----\nBggqhkjOPQMBBw==\n-----END EC PARAMETERS-----\n"
-
-
-def _name(common_name: str) -> x509.Name:
-    """A subject or issuer of one CN (the filter never reads it: browsers do not)."""
-    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
-
-
-def _san(entries: Sequence[str]) -> x509.SubjectAlternativeName:
-    """DNS entries for names, IP entries for addresses."""
-    names: list[x509.GeneralName] = []
-    for entry in entries:
-        try:
-            names.append(x509.IPAddress(ipaddress.ip_address(entry)))
-        except ValueError:
-            names.append(x509.DNSName(entry))
-    return x509.SubjectAlternativeName(names)
 
 
 def issue(
@@ -64,41 +48,19 @@ def issue(
     ca: bool = False,
 ) -> x509.Certificate:
     """A certificate for ``key`` signed by ``signer`` (CA key and certificate), or self-signed."""
-    subject = _name("AHSP test CA" if ca else "app.example.org")
-    signing_key, issuer = (key, subject) if signer is None else (signer[0], signer[1].subject)
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(issuer)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(not_before)
-        .not_valid_after(not_after)
-        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+    return ahsp_certs.issue(
+        key,
+        "AHSP test CA" if ca else "app.example.org",
+        signer=signer,
+        sans=sans,
+        not_before=not_before,
+        not_after=not_after,
+        ca=ca,
     )
-    if sans is not None:
-        builder = builder.add_extension(_san(sans), critical=False)
-    algorithm = None if isinstance(signing_key, ed25519.Ed25519PrivateKey) else hashes.SHA256()
-    return builder.sign(signing_key, algorithm)
 
 
-def cert_pem(*certs: x509.Certificate) -> str:
-    """The certificates in PEM, in order, as one file nginx serves."""
-    return "".join(c.public_bytes(serialization.Encoding.PEM).decode() for c in certs)
-
-
-def key_pem(
-    key: Any,
-    form: serialization.PrivateFormat = serialization.PrivateFormat.PKCS8,
-    passphrase: bytes | None = None,
-) -> str:
-    """The key in PEM, PKCS#8 or the traditional RSA/EC form, with a passphrase when given."""
-    encryption = (
-        serialization.BestAvailableEncryption(passphrase)
-        if passphrase
-        else serialization.NoEncryption()
-    )
-    return key.private_bytes(serialization.Encoding.PEM, form, encryption).decode()
+cert_pem = ahsp_certs.cert_pem
+key_pem = ahsp_certs.key_pem
 
 
 def assert_no_key_text(problems: Sequence[str], key_text: str) -> None:

@@ -9,16 +9,13 @@ own certificate source (the local CA) back.
 from __future__ import annotations
 
 import base64
-import datetime as dt
 import json
 import shlex
 
 import pytest
+from ahsp_certs import cert_pem, ec_key, issue, key_pem
 from ahsp_testing import run_playbook, wait_for
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 NAME = "front.ahsp.test"
 PEBBLE_DIR = "/root/pebble"
@@ -50,40 +47,10 @@ def _served(host) -> x509.Certificate:
 
 def _pebble_tls() -> dict[str, str]:
     """A CA and pebble's own server certificate for localhost, as PEM."""
-    now = dt.datetime.now(dt.UTC)
-    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "pebble test TLS CA")])
-    ca = (
-        x509.CertificateBuilder()
-        .subject_name(ca_name)
-        .issuer_name(ca_name)
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=30))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(ca_key, hashes.SHA256())
-    )
-    names = [x509.DNSName("localhost")]
-    leaf = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
-        .issuer_name(ca_name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=30))
-        .add_extension(x509.SubjectAlternativeName(names), critical=False)
-        .sign(ca_key, hashes.SHA256())
-    )
-    pem = serialization.Encoding.PEM
-    return {
-        "ca.pem": ca.public_bytes(pem).decode(),
-        "cert.pem": leaf.public_bytes(pem).decode(),
-        "key.pem": key.private_bytes(
-            pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        ).decode(),
-    }
+    ca_key, key = ec_key(), ec_key()
+    ca = issue(ca_key, "pebble test TLS CA", ca=True)
+    leaf = issue(key, "localhost", signer=(ca_key, ca), sans=["localhost"])
+    return {"ca.pem": cert_pem(ca), "cert.pem": cert_pem(leaf), "key.pem": key_pem(key)}
 
 
 def _put(host, path: str, content: str, mode: str = "0600") -> None:
