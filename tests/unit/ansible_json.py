@@ -29,3 +29,11 @@ def ansible_json(*argv: str) -> dict:
         raise AssertionError(f"{argv[0]} gave no JSON report: {proc.stderr[-2000:]}")
     report, _ = json.JSONDecoder().raw_decode(proc.stdout[proc.stdout.index("{") :])
     return report
+
+
+def local_module(module: str, args: dict, *flags: str) -> dict:
+    """One ad-hoc run of a module (its action plugin included) on this machine; its JSON result."""
+    report = ansible_json(
+        "ansible", "localhost", "-c", "local", "-m", module, "-a", json.dumps(args), *flags
+    )
+    return report["plays"][0]["tasks"][0]["hosts"]["localhost"]

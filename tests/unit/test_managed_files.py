@@ -21,7 +21,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from ansible_json import ROOT, ansible_json
+from ansible_json import ROOT, ansible_json, local_module
 
 ROOT_ONLY = pytest.mark.skipif(os.geteuid() != 0, reason="sets owners: needs root")
 ME = pwd.getpwuid(os.geteuid()).pw_name
@@ -39,11 +39,7 @@ OLD_SECRET = "s3cret-OLD-41c2d8"
 
 def module(args: dict, *flags: str) -> dict:
     """One ad-hoc module run (action plugin included); the host's JSON result."""
-    report = ansible_json(
-        "ansible", "localhost", "-c", "local", "-m", "ahsp.stack.managed_files",
-        "-a", json.dumps(args), *flags,
-    )  # fmt: skip
-    return report["plays"][0]["tasks"][0]["hosts"]["localhost"]
+    return local_module("ahsp.stack.managed_files", args, *flags)
 
 
 def _item(item: dict) -> dict:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import grp
 import io
-import json
 import os
 import pwd
 import shutil
@@ -20,18 +19,14 @@ import tarfile
 from pathlib import Path
 
 import pytest
-from ansible_json import ansible_json
+from ansible_json import local_module
 
 ROOT_ONLY = pytest.mark.skipif(os.geteuid() != 0, reason="sets owners: needs root")
 
 
 def run(args: dict, *flags: str) -> dict:
     """One module run through ansible's own executor; the host's JSON result."""
-    report = ansible_json(
-        "ansible", "localhost", "-c", "local", "-m", "ahsp.stack.path_info",
-        "-a", json.dumps(args), *flags,
-    )  # fmt: skip
-    return report["plays"][0]["tasks"][0]["hosts"]["localhost"]
+    return local_module("ahsp.stack.path_info", args, *flags)
 
 
 def test_probe_reports_existence_and_where_links_resolve(tmp_path):
