@@ -85,6 +85,8 @@ def test_an_old_variable_name_still_works_and_warns(tmp_path):
         ({"static_files_owner": "Bad Owner"}, "static_files_owner"),
         ({"gunicorn_systemd_bind": "192.0.2.99:8000"}, "gunicorn_systemd_bind"),
         ({"postgresql_db_password": "too-short"}, "postgresql_db_password"),
+        # Named as given, not as the redis_acl_users the wiring builds from it.
+        ({"redis_app_password": "has a space-0123456789"}, "redis_app_password"),
         # A list given as a string: the template would loop over its characters.
         ({"postgresql_allowed_clients": "10.0.0.0/24"}, "postgresql_allowed_clients"),
         ({"gunicorn_systemd_writable_paths": "/"}, "gunicorn_systemd_writable_paths"),
