@@ -189,3 +189,42 @@ def test_the_redis_role_alone_needs_no_app_password(tmp_path):
         capture_output=True, text=True, env=env, timeout=300, check=False,
     )  # fmt: skip
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
+
+
+@pytest.fixture(scope="module")
+def inventory_with_front(tmp_path_factory) -> Path:
+    """The same hosts and a front (group `web`) with a local CA's certificate."""
+    base = tmp_path_factory.mktemp("inventory-front")
+    hosts = INVENTORY.replace(
+        "app: {{hosts: {{a1: {{}}, a2: {{}}}}}}",
+        "app: {{hosts: {{a1: {{}}, a2: {{}}}}}}\n    web: {{hosts: {{w1: {{}}}}}}",
+    )
+    (base / "hosts.yml").write_text(hosts.format(python=sys.executable))
+    (base / "group_vars" / "all").mkdir(parents=True)
+    values = {**GROUP_VARS, "nginx_tls_source": "local_ca"}
+    (base / "group_vars" / "all" / "main.yml").write_text(json.dumps(values))
+    return base
+
+
+def test_an_inventory_with_a_front_passes(inventory_with_front):
+    run = preflight(inventory_with_front)
+    assert run.returncode == 0, run.stdout[-3000:]
+
+
+@pytest.mark.parametrize(
+    ("extra", "name"),
+    [
+        ({"nginx_upstreams": ["app1:8000"]}, "nginx_upstreams"),
+        ({"nginx_server_names": ["two words"]}, "nginx_server_names"),
+        ({"nginx_server_names": ["a.*.example.org"]}, "nginx_server_names"),
+        ({"nginx_tls_source": "none", "app_secure_ssl_redirect": True}, "nginx_tls_source"),
+        ({"nginx_tls_source": "provided"}, "nginx_tls_certificate"),
+        ({"nginx_requests_per_second_per_client": "50r/s"}, "nginx_requests_per_second_per_client"),
+        ({"nginx_acme_server": "http://acme.example.org/directory"}, "nginx_acme_server"),
+    ],
+    ids=lambda v: json.dumps(v) if isinstance(v, dict) else v,
+)
+def test_a_bad_front_value_fails_and_names_the_variable(inventory_with_front, extra, name):
+    run = preflight(inventory_with_front, extra)
+    assert run.returncode != 0, run.stdout[-3000:]
+    assert name in run.stdout, run.stdout[-3000:]
