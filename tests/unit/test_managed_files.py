@@ -296,6 +296,19 @@ def test_stage_writes_dest_next_and_leaves_the_live_file(tmp_path):
     assert not Path(f"{dest}.next").exists()
 
 
+def test_stage_corrects_a_mode_in_place_when_the_content_is_the_same(tmp_path):
+    """Nothing new to prove: the live file keeps its content and time, and gets its mode back."""
+    dest = existing(tmp_path / "out" / "app.env", "live\n", 0o644)
+    mtime = dest.stat().st_mtime_ns
+    fixed = play(
+        tmp_path, [{"dest": str(dest), "content": "live\n", "stage": True, "mode": "0640"}]
+    )
+    assert fixed["files"][str(dest)] == {"changed": True, "content": False, "attributes": True}
+    assert stat.S_IMODE(dest.stat().st_mode) == 0o640
+    assert dest.stat().st_mtime_ns == mtime
+    assert not Path(f"{dest}.next").exists()
+
+
 def test_replace_false_writes_a_missing_file_and_keeps_an_existing_ones_content(tmp_path):
     out = tmp_path / "out"
     kept = existing(out / "sentinel.conf", "rewritten by the service\n", 0o600)

@@ -93,9 +93,10 @@ options:
         type: str
       stage:
         description:
-          - V(true) writes a file that differs to O(files[].dest) with C(.next) appended instead, and leaves the live
-            file alone. The caller proves the staged file (for example by booting the release with it) and then
-            renames it over the live one. RV(files) reports the staged path as C(staged).
+          - V(true) writes a file whose content differs to O(files[].dest) with C(.next) appended instead, and leaves
+            the live file alone. The caller proves the staged file (for example by booting the release with it) and
+            then renames it over the live one. RV(files) reports the staged path as C(staged). A file whose content
+            is the same but whose owner, group or mode differ is corrected in place (nothing to prove).
           - C(--diff) compares the live file with the staged content.
         type: bool
         default: false
@@ -362,7 +363,8 @@ def _present(module: AnsibleModule, item: dict, diffs: list[dict]) -> dict:
             diffs.append(_content_diff(item, before, data))
         if attributes_differ:
             diffs.append(_attribute_diff(item, attributes, ids))
-    staged = item["stage"] and (content_differs or attributes_differ)
+    # Only new content needs proving: owner, group or mode are put right in place.
+    staged = item["stage"] and content_differs
     if not module.check_mode:
         if staged:
             _write(module, {**item, "dest": dest + ".next"}, data, ids)
