@@ -173,7 +173,7 @@ def container_cpu_ns(host: str) -> int | None:
 
 def redis_password() -> str:
     """The password the inventory generated (ansible.builtin.password lookup file)."""
-    path = INVENTORY / ".secrets" / "redis_requirepass"
+    path = INVENTORY / ".secrets" / "redis_admin_password"
     try:
         return path.read_text().split(" salt=")[0].strip()
     except FileNotFoundError as exc:
@@ -182,7 +182,7 @@ def redis_password() -> str:
 
 # Who the bench logs in to Redis as: the operator. In ACL mode (the wiring's
 # default) that is the admin user, whose password is the inventory's
-# redis_requirepass, `default` being off; in requirepass mode it is `default`.
+# redis_admin_password, `default` being off; in requirepass mode it is `default`.
 REDIS_OPERATORS = ("ahsp-admin", "")
 _operator: dict[str, dict[str, str]] = {}
 
@@ -208,7 +208,7 @@ def redis_params() -> dict[str, Any]:
             probe.close()
         _operator[base["host"]] = login
         return {**base, **login}
-    raise BenchError(f"Redis refuses the operator logins {REDIS_OPERATORS} with redis_requirepass")
+    raise BenchError(f"Redis refuses the operator logins {REDIS_OPERATORS} with redis_admin_password")
 
 
 def redis_client() -> redis.Redis:
