@@ -208,7 +208,9 @@ def redis_params() -> dict[str, Any]:
             probe.close()
         _operator[base["host"]] = login
         return {**base, **login}
-    raise BenchError(f"Redis refuses the operator logins {REDIS_OPERATORS} with redis_admin_password")
+    raise BenchError(
+        f"Redis refuses the operator logins {REDIS_OPERATORS} with redis_admin_password"
+    )
 
 
 def redis_client() -> redis.Redis:
