@@ -163,3 +163,75 @@ def test_mapping_keys_only_from_the_allow_list():
     assert message.startswith("var['enable-debug-command']: enable-debug-command is not a setting")
     assert "listed in L" in message
     assert problems({"x": "1"}, keys={"format": "redis_key"}) == []
+
+
+@pytest.mark.parametrize(
+    ("fmt", "good", "bad"),
+    [
+        ("prometheus_duration", "15s", "15 s"),
+        ("prometheus_duration", "1h30m", "1.5m"),
+        ("prometheus_duration", "1y2w3d4h5m6s7ms", "30m1h"),
+        ("prometheus_duration", "250ms", "15days"),
+        ("prometheus_duration", "292y", "293y"),
+        ("prometheus_duration", "1m", "0s"),
+        ("prometheus_duration", "15d", ""),
+        ("prometheus_size", "10GB", "10 GiB"),
+        ("prometheus_size", "512MB", "0GB"),
+        ("prometheus_size", "7EB", "8EB"),
+        ("prometheus_size", "1B", "10gb"),
+        ("http_url", "https://hooks.example.com/alert?x=1", "ftp://x"),
+        ("http_url", "http://10.0.0.5:9095/hook", "http://user:pw@host/"),
+        ("http_url", "http://[fd00::5]:80/", "http://host:99999/"),
+        ("http_url", "http://h/a%20b", "http://h/a%zz"),
+        ("http_url", "http://localhost:8080", "http://h/#fragment"),
+        ("http_url", "https://h.example.com/p", "https://h.example.com/a b"),
+        ("host_port", "mail.example.com:587", "mail.example.com"),
+        ("host_port", "10.0.0.1:9100", "10.0.0.1:0"),
+        ("host_port", "[fd00::1]:9100", "fd00::1:9100"),
+        ("host_port", "web-1:9113", "010.0.0.1:80"),
+    ],
+)  # fmt: skip
+def test_monitoring_formats(fmt, good, bad):
+    assert problems(good, format=fmt) == []
+    (message,) = problems(bad, format=fmt)
+    assert message.startswith("var: must be "), message
+
+
+@pytest.mark.parametrize("value", [0.05, 0.5, 0.999, 1e-05])
+def test_numbers_inside_exclusive_bounds_pass(value):
+    assert problems(value, gt=0, lt=1) == []
+
+
+@pytest.mark.parametrize("value", [0, 1, 1.5, -0.1, float("nan"), float("inf"), True, "0.5", None])
+def test_numbers_outside_exclusive_bounds_are_refused(value):
+    (message,) = problems(value, gt=0, lt=1)
+    assert message.startswith("var: must be "), message
+    assert "above 0 and below 1" in message
+
+
+def test_fields_of_a_mapping_each_by_its_rule():
+    rule = {
+        "fields": {
+            "job": {"format": "text", "min_length": 1},
+            "path": {"format": "path", "required": False},
+        }
+    }
+    assert problems({"job": "node"}, **rule) == []
+    assert problems({"job": "node", "path": "/metrics"}, **rule) == []
+    assert problems({"path": "/x"}, **rule) == ["var.job: is required"]
+    assert problems({"job": "node", "path": "x"}, **rule) == [
+        "var.path: must be an absolute path (got 'x')"
+    ]
+    (message,) = problems({"job": "node", "jobs": "x"}, **rule)
+    assert message == "var: has a field 'jobs' that is not one of job, path"
+    assert problems("node", **rule) == ["var: must be a mapping with the fields job, path"]
+
+
+def test_fields_nest_inside_lists():
+    rule = {
+        "items": {
+            "fields": {"targets": {"items": {"fields": {"address": {"format": "host_port"}}}}}
+        }
+    }
+    (message,) = problems([{"targets": [{"address": "h:1"}, {"address": "h"}]}], **rule)
+    assert message.startswith("var[0].targets[1].address: must be HOST:PORT"), message

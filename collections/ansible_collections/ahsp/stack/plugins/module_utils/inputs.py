@@ -1,7 +1,10 @@
 """Format rules for role inputs: what a value must look like to be written safely into its file.
 
 Used by the ``ahsp.stack.check_inputs`` action on the controller. A rule names
-a format (below) and, optionally, bounds. Each check returns human messages
+a format (below) and, optionally, bounds: ``min``/``max`` for integers,
+``gt``/``lt`` (exclusive) for any number. ``fields`` checks a mapping with
+named fields, each with its own rule (``required: false`` for an optional
+one; a field no rule names is refused). Each check returns human messages
 that start with the variable's name, say what is needed and, unless the rule
 is secret, what was given.
 """
@@ -10,6 +13,7 @@ from __future__ import annotations
 
 import fnmatch
 import ipaddress
+import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -265,6 +269,94 @@ def _hostname(value: Any, rule: Mapping[str, Any]) -> str | None:
     return "a host name, or an IP address in canonical form"
 
 
+def _host_port(value: Any, rule: Mapping[str, Any]) -> str | None:
+    """HOST:PORT or [IPv6]:PORT, the host a name or a canonical address (a scrape target, a smarthost)."""
+    what = "HOST:PORT (a host name or canonical IP address, [IPv6] in brackets) with a port from 1 to 65535"
+    match = re.match(
+        r"^(\[(?P<v6>[^\]]+)\]|(?P<host>[^:\[\]]+)):(?P<port>[1-9][0-9]{0,4})$", str(value)
+    )
+    if not match or int(match["port"]) > 65535:
+        return what
+    if match["v6"] is not None:
+        ok = ":" in match["v6"] and canonical_address(match["v6"]) == match["v6"]
+    else:
+        ok = ":" not in match["host"] and _hostname(match["host"], rule) is None
+    return None if ok else what
+
+
+# Prometheus's duration grammar (model.ParseDuration): whole numbers, each unit
+# at most once and in this order; "1.5m", "15 s" and "1m1h" are refused.
+_PROMETHEUS_DURATION = re.compile(
+    r"^(([0-9]+)y)?(([0-9]+)w)?(([0-9]+)d)?(([0-9]+)h)?(([0-9]+)m)?(([0-9]+)s)?(([0-9]+)ms)?$"
+)
+_DURATION_UNIT_MS = (365 * 86400000, 7 * 86400000, 86400000, 3600000, 60000, 1000, 1)
+# Prometheus holds a duration in nanoseconds in a signed 64-bit integer.
+_MAX_NANOSECONDS = 2**63 - 1
+
+
+def prometheus_duration_ms(text: str) -> int | None:
+    """The duration in milliseconds, or None when Prometheus would not read ``text`` as one."""
+    match = _PROMETHEUS_DURATION.match(text) if text else None
+    if match is None:
+        return None
+    numbers = match.groups()[1::2]
+    return sum(int(n) * unit for n, unit in zip(numbers, _DURATION_UNIT_MS, strict=True) if n)
+
+
+def _prometheus_duration(value: Any, rule: Mapping[str, Any]) -> str | None:
+    what = (
+        "a Prometheus duration above zero: whole numbers with the units y, w, d, h, m, s, ms, "
+        'each at most once and in that order, no spaces or fractions (for example "15s" or "1h30m")'
+    )
+    milliseconds = prometheus_duration_ms(value) if isinstance(value, str) else None
+    if not milliseconds:
+        return what
+    if milliseconds * 1_000_000 > _MAX_NANOSECONDS:
+        return "a Prometheus duration of at most 292 years"
+    return None
+
+
+_SIZE = re.compile(r"^([0-9]+)(B|KB|MB|GB|TB|PB|EB)$")
+_SIZE_UNIT_EXPONENT = {"B": 0, "KB": 10, "MB": 20, "GB": 30, "TB": 40, "PB": 50, "EB": 60}
+
+
+def _prometheus_size(value: Any, rule: Mapping[str, Any]) -> str | None:
+    """A byte size as Prometheus reads --storage.tsdb.retention.size (units are powers of 1024)."""
+    what = 'a size above zero: a whole number and one of the units B, KB, MB, GB, TB, PB, EB (for example "10GB")'
+    match = _SIZE.match(value) if isinstance(value, str) else None
+    if match is None or int(match[1]) == 0:
+        return what
+    if int(match[1]) << _SIZE_UNIT_EXPONENT[match[2]] > _MAX_NANOSECONDS:
+        return "a size below 8EB"
+    return None
+
+
+# http(s)://HOST[:PORT][/PATH][?QUERY]: no user name or password (no "@"
+# anywhere), no fragment, a "%" only as an escape of two hex digits.
+_HTTP_URL = re.compile(
+    r"^https?://(?P<host>[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(:(?P<port>[1-9][0-9]{0,4}))?"
+    r"(/[A-Za-z0-9._~%+=&,;:/-]*)?(\?[A-Za-z0-9._~%+=&,;:/?-]*)?$"
+)
+
+
+def _http_url(value: Any, rule: Mapping[str, Any]) -> str | None:
+    what = (
+        "an http:// or https:// URL without a user name or password (no @), fragment, spaces "
+        "or quotes, with a host name or canonical IP address and a port from 1 to 65535"
+    )
+    match = _HTTP_URL.match(value) if isinstance(value, str) else None
+    if match is None or re.search(r"%(?![0-9A-Fa-f]{2})", value):
+        return what
+    if match["port"] and int(match["port"]) > 65535:
+        return what
+    host = match["host"]
+    if host.startswith("["):
+        ok = canonical_address(host[1:-1]) == host[1:-1]
+    else:
+        ok = _hostname(host, rule) is None
+    return None if ok else what
+
+
 def _pattern(name: str) -> Callable[[Any, Mapping[str, Any]], str | None]:
     regex, what = PATTERNS[name]
     compiled = re.compile(regex, re.IGNORECASE if name == "redis_memory" else 0)
@@ -295,6 +387,10 @@ FORMATS: dict[str, Callable[[Any, Mapping[str, Any]], str | None]] = {
     "cidr": _cidr,
     "listen": _listen,
     "hostname": _hostname,
+    "host_port": _host_port,
+    "prometheus_duration": _prometheus_duration,
+    "prometheus_size": _prometheus_size,
+    "http_url": _http_url,
     "regex": _regex,
     **{name: _pattern(name) for name in PATTERNS},
 }
@@ -331,6 +427,8 @@ def check_value(
         if isinstance(value, bool) or not isinstance(value, int):
             return [f"{name}: must be an integer{_show(value, secret)}"]
         problems = _bounds_problems(name, value, rule, secret)
+    elif "gt" in rule or "lt" in rule:
+        problems = _number_problems(name, value, rule, secret)
     else:
         problems = []
     if rule.get("format"):
@@ -343,6 +441,47 @@ def check_value(
         if not isinstance(value, Mapping):
             return [*problems, f"{name}: must be a mapping"]
         problems.extend(_mapping_problems(name, value, rule, values))
+    if "fields" in rule:
+        if not isinstance(value, Mapping):
+            return [
+                *problems,
+                f"{name}: must be a mapping with the fields {', '.join(rule['fields'])}",
+            ]
+        problems.extend(_field_problems(name, value, rule, values))
+    return problems
+
+
+def _number_problems(name: str, value: Any, rule: Mapping[str, Any], secret: bool) -> list[str]:
+    """A number (integer or decimal) outside the rule's exclusive bounds ``gt`` and ``lt``."""
+    low, high = rule.get("gt"), rule.get("lt")
+    bounds = " and ".join(
+        text for text in (
+            f"above {low}" if low is not None else "",
+            f"below {high}" if high is not None else "",
+        ) if text
+    )  # fmt: skip
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return [f"{name}: must be a number {bounds}{_show(value, secret)}"]
+    if (low is None or value > low) and (high is None or value < high):
+        return []
+    return [f"{name}: must be {bounds}{_show(value, secret)}"]
+
+
+def _field_problems(
+    name: str, value: Mapping[Any, Any], rule: Mapping[str, Any], values: Mapping[str, Any]
+) -> list[str]:
+    """Each named field against its rule; a missing required field, and a field no rule names."""
+    fields: Mapping[str, Mapping[str, Any]] = rule["fields"]
+    problems = [
+        f"{name}: has a field {key!r} that is not one of {', '.join(fields)}"
+        for key in value
+        if key not in fields
+    ]
+    for field, field_rule in fields.items():
+        if field in value:
+            problems.extend(check_value(f"{name}.{field}", value[field], field_rule, values))
+        elif field_rule.get("required", True):
+            problems.append(f"{name}.{field}: is required")
     return problems
 
 
