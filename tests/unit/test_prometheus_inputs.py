@@ -50,9 +50,18 @@ BAD = [
     ({"prometheus_retention_time": "30m1h"}, "prometheus_retention_time"),
     ({"prometheus_retention_size": "10 GiB"}, "prometheus_retention_size"),
     ({"prometheus_retention_size": "10GiB"}, "prometheus_retention_size"),
-    ({"prometheus_alertmanager_webhook_urls": ["ftp://x"]}, "prometheus_alertmanager_webhook_urls[0]"),
-    ({"prometheus_alertmanager_webhook_urls": ["http://user:pw@host/"]}, "prometheus_alertmanager_webhook_urls[0]"),
-    ({"prometheus_alertmanager_webhook_urls": "https://hooks.example.com/x"}, "prometheus_alertmanager_webhook_urls"),
+    (
+        {"prometheus_alertmanager_webhook_urls": ["ftp://x"]},
+        "prometheus_alertmanager_webhook_urls[0]",
+    ),
+    (
+        {"prometheus_alertmanager_webhook_urls": ["http://user:pw@host/"]},
+        "prometheus_alertmanager_webhook_urls[0]",
+    ),
+    (
+        {"prometheus_alertmanager_webhook_urls": "https://hooks.example.com/x"},
+        "prometheus_alertmanager_webhook_urls",
+    ),
     (
         {"prometheus_alertmanager_watchdog_webhook_urls": ["https://x/#f"]},
         "prometheus_alertmanager_watchdog_webhook_urls[0]",
@@ -68,11 +77,20 @@ BAD = [
     ({"prometheus_external_labels": {"env": "\U0001f600"}}, "prometheus_external_labels['env']"),
     ({"prometheus_external_labels": {"env": ""}}, "prometheus_external_labels['env']"),
     ({"prometheus_listen_address": "0.0.0.0:99999"}, "prometheus_listen_address"),
-    ({"prometheus_alertmanager_listen_address": "localhost:9093"}, "prometheus_alertmanager_listen_address"),
+    (
+        {"prometheus_alertmanager_listen_address": "localhost:9093"},
+        "prometheus_alertmanager_listen_address",
+    ),
     # Not an address of this host: nothing could reach Prometheus there.
     ({"prometheus_listen_address": "192.0.2.99:9090"}, "prometheus_listen_address"),
-    ({"prometheus_alertmanager_listen_address": "[fd00::5]:9093"}, "prometheus_alertmanager_listen_address"),
-    ({"prometheus_alertmanager_listen_address": "127.0.0.1:9090"}, "prometheus_alertmanager_listen_address"),
+    (
+        {"prometheus_alertmanager_listen_address": "[fd00::5]:9093"},
+        "prometheus_alertmanager_listen_address",
+    ),
+    (
+        {"prometheus_alertmanager_listen_address": "127.0.0.1:9090"},
+        "prometheus_alertmanager_listen_address",
+    ),
     (
         {
             "prometheus_scrape_jobs": [
@@ -107,13 +125,31 @@ BAD = [
         {"prometheus_scrape_jobs": [{**JOB, "targets": JOB["targets"] * 2}]},
         "prometheus_scrape_jobs: two targets",
     ),
-    ({"prometheus_alertmanager_email_to": ["ops@example.com"]}, "prometheus_alertmanager_email_from"),
-    ({"prometheus_alertmanager_email_to": ["not an address"]}, "prometheus_alertmanager_email_to[0]"),
-    ({"prometheus_alertmanager_smarthost": "mail.example.com"}, "prometheus_alertmanager_smarthost"),
-    ({"prometheus_alertmanager_smtp_auth_username": "alertmanager"}, "prometheus_alertmanager_smtp_auth_password"),
+    (
+        {"prometheus_alertmanager_email_to": ["ops@example.com"]},
+        "prometheus_alertmanager_email_from",
+    ),
+    (
+        {"prometheus_alertmanager_email_to": ["not an address"]},
+        "prometheus_alertmanager_email_to[0]",
+    ),
+    (
+        {"prometheus_alertmanager_smarthost": "mail.example.com"},
+        "prometheus_alertmanager_smarthost",
+    ),
+    (
+        {"prometheus_alertmanager_smtp_auth_username": "alertmanager"},
+        "prometheus_alertmanager_smtp_auth_password",
+    ),
     ({"prometheus_alertmanager_group_wait": "30"}, "prometheus_alertmanager_group_wait"),
-    ({"prometheus_alertmanager_repeat_interval": "4 hours"}, "prometheus_alertmanager_repeat_interval"),
-    ({"prometheus_alertmanager_watchdog_repeat_interval": ""}, "prometheus_alertmanager_watchdog_repeat_interval"),
+    (
+        {"prometheus_alertmanager_repeat_interval": "4 hours"},
+        "prometheus_alertmanager_repeat_interval",
+    ),
+    (
+        {"prometheus_alertmanager_watchdog_repeat_interval": ""},
+        "prometheus_alertmanager_watchdog_repeat_interval",
+    ),
 ]
 GOOD = {
     "defaults": {},
