@@ -92,7 +92,7 @@ MIDDLEWARE = [
     # Before the rest, so every later layer sees the scheme a trusted proxy reports.
     "detail_project.proxies.TrustedProxyMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "detail_project.static_files.ReleaseStaticFilesMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -222,6 +222,7 @@ if LOGIN_DELAY_MAX_SECONDS < LOGIN_DELAY_SECONDS:
 
 STATIC_URL = "static/"
 STATIC_ROOT = env["STATIC_ROOT"]
+STATIC_PREVIOUS_ROOT = env["STATIC_PREVIOUS_ROOT"]
 STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_URL = "media/"
 MEDIA_ROOT = env["MEDIA_ROOT"] or DATA_DIR / "media"

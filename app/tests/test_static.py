@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django.test import Client
+from django.test import Client, override_settings
 
 FOREVER = "max-age=315360000"
 
@@ -30,7 +30,7 @@ def test_storages_setting_uses_manifest_storage() -> None:
     )
     assert not hasattr(settings, "STATICFILES_STORAGE")
     mw = settings.MIDDLEWARE
-    assert mw.index("whitenoise.middleware.WhiteNoiseMiddleware") == (
+    assert mw.index("detail_project.static_files.ReleaseStaticFilesMiddleware") == (
         mw.index("django.middleware.security.SecurityMiddleware") + 1
     )
 
@@ -71,3 +71,38 @@ def test_unhashed_name_is_not_cached_forever() -> None:
     response = Client().get("/static/css/app.css")
     assert response.status_code == 200
     assert FOREVER not in response["Cache-Control"]
+
+
+def _previous_release(tmp_path: Path) -> tuple[Path, str]:
+    """A previous release's STATIC_ROOT: an asset only it has, and its own app.css."""
+    previous = tmp_path / "previous-staticfiles"
+    (previous / "css").mkdir(parents=True)
+    (previous / "css" / "old.0123456789ab.css").write_text("body { color: teal }\n")
+    (previous / "css" / "app.css").write_text("/* the previous release's app.css */\n")
+    return previous, "css/old.0123456789ab.css"
+
+
+def test_previous_release_hashed_assets_still_resolve(tmp_path: Path, static_root: Path) -> None:
+    """A page the previous release rendered keeps its assets after this release went live."""
+    previous, old = _previous_release(tmp_path)
+    with override_settings(STATIC_PREVIOUS_ROOT=str(previous)):
+        client = Client()
+        response = client.get(f"/static/{old}")
+        assert response.status_code == 200
+        assert b"".join(response.streaming_content) == b"body { color: teal }\n"
+        # A name both releases have is this release's.
+        own = client.get("/static/css/app.css")
+        assert b"".join(own.streaming_content) == (static_root / "css" / "app.css").read_bytes()
+        # This release's hashed assets are served as before.
+        assert client.get(f"/static/{manifest(static_root)['js/app.js']}").status_code == 200
+
+
+@pytest.mark.parametrize("case", ["missing", "own root"])
+def test_previous_root_absent_or_own_adds_nothing(
+    tmp_path: Path, static_root: Path, case: str
+) -> None:
+    """First deploy (no previous release yet) and a root that is this release's own."""
+    previous = tmp_path / "absent" if case == "missing" else static_root
+    with override_settings(STATIC_PREVIOUS_ROOT=str(previous)):
+        assert Client().get("/static/css/old.0123456789ab.css").status_code == 404
+        assert Client().get("/static/css/app.css").status_code == 200

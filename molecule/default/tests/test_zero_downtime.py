@@ -17,11 +17,12 @@ import json
 import os
 import shlex
 import time
+import uuid
 from pathlib import Path
 
 import pytest
 from ahsp_load import Load
-from ahsp_testing import ROOT_DIR, copy_app, run_playbook
+from ahsp_testing import ROOT_DIR, copy_app, http, run_playbook
 from conftest import APPS, DB, PG_DB, PG_PORT, PG_USER, REDIS, REDIS_CLI, live_release
 
 RATE = 60.0
@@ -81,14 +82,36 @@ def _under_load(load_urls, action, hosts) -> tuple[dict, object]:
     }, result
 
 
-def test_day2_changes_under_live_traffic(hosts, load_urls, tmp_path):
+def _live_css(host) -> str:
+    """The hashed name of app.css in the release the host serves."""
+    release = host.file("/srv/ahsp/current").linked_to
+    manifest = json.loads(host.file(f"{release}/staticfiles/staticfiles.json").content_string)
+    return manifest["paths"]["css/app.css"]
+
+
+def _assets_missing(hosts, front_address, names: list[str]) -> list[str]:
+    """The assets the front cannot serve. A query string of its own makes each
+    request miss the front's cache, so an app host must have the file."""
+    missing = []
+    for name in names:
+        fresh = f"http://{front_address}/static/{name}?fresh={uuid.uuid4().hex}"
+        (answer,) = http(hosts[DB], fresh)
+        if answer.status != 200:
+            missing.append(f"{name}: {answer.status}")
+    return missing
+
+
+def test_day2_changes_under_live_traffic(hosts, load_urls, front_address, tmp_path):
     results: dict[str, dict] = {}
     results["quiet baseline"], _ = _under_load(load_urls, lambda: time.sleep(QUIET_SECONDS), hosts)
 
     code = copy_app(tmp_path / "code")
-    (code / "detail_project" / "zero_downtime.py").write_text('"""A code change."""\n')
     requirements = copy_app(tmp_path / "requirements")
-    (requirements / "detail_project" / "zero_downtime.py").write_text('"""A code change."""\n')
+    for source in (code, requirements):
+        (source / "detail_project" / "zero_downtime.py").write_text('"""A code change."""\n')
+        # New static files too: pages the previous release rendered keep theirs.
+        css = source / "static" / "css" / "app.css"
+        css.write_text(css.read_text() + "\n/* a code change */\n")
     lock = requirements / "requirements.txt"
     lock.write_text(lock.read_text() + "# a requirements change: new lock, new venv\n")
 
@@ -114,6 +137,7 @@ def test_day2_changes_under_live_traffic(hosts, load_urls, tmp_path):
         ("rollback to the previous release", "../../playbooks/rollback.yml", {**limit}),
         ("back to the inventory (code, venv, settings)", "converge.yml", {}),
     ]
+    original_css = code_css = _live_css(hosts[APPS[0]])
     redis_pid = hosts[REDIS].check_output("systemctl show -p MainPID --value redis-server")
     pg_started = hosts[DB].check_output(PG_STARTED)
     for name, playbook, extra in steps:
@@ -127,6 +151,14 @@ def test_day2_changes_under_live_traffic(hosts, load_urls, tmp_path):
         if name.startswith(("code", "requirements", "rollback")):
             # Each app host was drained from the front before it switched.
             assert run.output.count("-> stack-web") >= 2 * len(APPS), f"{name}:\n{run.tail()}"
+        if name.startswith(("code", "back")):
+            # Both releases' assets, on the front, after every host switched.
+            assets = [original_css, _live_css(hosts[APPS[0]])]
+            if name.startswith("back"):
+                assets.append(code_css)
+            assert _assets_missing(hosts, front_address, assets) == [], name
+            if name.startswith("code"):
+                code_css = assets[1]
         if name.startswith("Redis run-time"):
             maxmemory = hosts[REDIS].check_output(f"{REDIS_CLI} --raw config get maxmemory")
             assert maxmemory.splitlines()[-1] == str(200 * 1024 * 1024)

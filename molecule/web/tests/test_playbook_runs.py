@@ -22,6 +22,7 @@ from ahsp_testing import (
 )
 from conftest import BASE, SERVICE, live_release, main_pid
 from front_certificates import CERTIFICATE_CASES, CERTIFICATE_KEYS
+from test_nginx import front, local_ca_on_host  # noqa: F401 (its CA for front())
 
 UNIT = f"/etc/systemd/system/{SERVICE}.service"
 CONF = "/etc/ahsp/gunicorn.conf.py"
@@ -75,6 +76,14 @@ def test_code_change_reloads_and_collects_static_into_the_new_release_only(
         assert host.file(f"{after}/staticfiles/{new_paths['js/app.js']}.gz").exists
         # The previous release's static files are untouched.
         assert host.file(f"{before}/staticfiles/staticfiles.json").content_string == old_manifest
+        # Pages the previous release rendered keep their assets: from the app
+        # (which serves the previous release's hashed names too) and from the
+        # front (from disk), as the new release's.
+        old_js = json.loads(old_manifest)["paths"]["js/app.js"]
+        for name in (old_js, new_paths["js/app.js"]):
+            (app,) = http(host, f"{BASE}/static/{name}")
+            assert app.status == 200, name
+            assert front(host, f"https://localhost/static/{name}")["status"] == 200, name
     finally:
         back = run_playbook("converge.yml")
         assert back.rc == 0, back.tail()
