@@ -28,6 +28,7 @@ SECRET_NAMES = (
     "postgresql_db_password",
     "app_secret_key",
     "app_admin_password",
+    "redis_exporter_password",
 )
 
 # On the Redis host, as the admin user (ACL mode): the password from root's
@@ -42,6 +43,17 @@ APP_ENV = (
     '/srv/ahsp/current/venv/bin/python -c "import sys; from dotenv import dotenv_values; '
     "sys.stdout.write(dotenv_values('/etc/ahsp/secrets.env', interpolate=False)[sys.argv[1]])\""
 )
+
+
+def pytest_configure(config) -> None:
+    config.addinivalue_line(
+        "markers", "after_all: runs after every other test (it inspects what they left behind)"
+    )
+
+
+def pytest_collection_modifyitems(items) -> None:
+    """Tests marked `after_all` go last, in their order; the others keep theirs."""
+    items.sort(key=lambda item: item.get_closest_marker("after_all") is not None)
 
 
 def url(app: str, path: str) -> str:

@@ -12,8 +12,9 @@ import shlex
 from pathlib import Path
 
 import pytest
-from ahsp_testing import exposure, run_playbook, wait_for
+from ahsp_testing import exposure, http, run_playbook, wait_for
 from conftest import SERVICE
+from cryptography import x509
 
 CA_ON_HOST = "/root/ahsp-local-ca.crt"
 
@@ -85,6 +86,29 @@ def test_https_with_the_local_ca_tls12_tls13_and_http2(host):
     assert older["status"] == 200 and older["tls"] == "TLSv1.2", older
 
 
+def test_the_certificate_end_of_validity_is_written_for_the_monitoring(host):
+    """node_exporter's textfile collector reads it: the served certificate's notAfter."""
+    metric = host.file("/var/lib/prometheus/node-exporter/ahsp_tls.prom")
+    assert metric.mode == 0o644 and metric.user == "root"
+    value = next(
+        line.split()[1]
+        for line in metric.content_string.splitlines()
+        if line.startswith("ahsp_tls_certificate_not_after_seconds ")
+    )
+    served = x509.load_pem_x509_certificate(host.file("/etc/nginx/tls/ahsp.crt").content)
+    assert int(value) == int(served.not_valid_after_utc.timestamp())
+
+
+def test_nginx_counters_on_loopback_only(host):
+    """stub_status for the nginx exporter: 127.0.0.1:8081, nowhere else."""
+    (status,) = http(host, "http://127.0.0.1:8081/stub_status")
+    assert status.status == 200 and "Active connections:" in status.body
+    address = host.check_output("hostname -I").split()[0]
+    (elsewhere,) = http(host, f"http://{address}:8081/stub_status")
+    assert elsewhere.status == -1, "refused on the host's own address"
+    assert front(host, "https://localhost/stub_status")["status"] != 200
+
+
 def test_the_private_key_is_root_only(host):
     key = host.file("/etc/nginx/tls/ahsp.key")
     assert (key.user, key.group, key.mode) == ("root", "root", 0o600)
@@ -149,12 +173,27 @@ def test_maintenance_needs_on_or_off():
 
 
 def test_no_bare_502_when_no_app_host_answers(host):
+    """No app host: 503 with the static page; static files still come from disk."""
+    release = host.file("/srv/ahsp/current").linked_to
+    paths = json.loads(host.file(f"{release}/staticfiles/staticfiles.json").content_string)["paths"]
+    hashed = paths["css/app.css"]
     host.check_output(f"systemctl stop {SERVICE}.socket {SERVICE}.service")
     try:
         page = front(host, "https://localhost/api/test/")
         assert page["status"] == 503, page
         assert page["headers"]["retry-after"] == "120"
         assert "Back soon" in page["body"]
+        # The front shares the host with the app: the live release's files
+        # are read from disk (www-data passes through the app's tree).
+        asset = front(
+            host, f"https://localhost/static/{hashed}", headers={"Accept-Encoding": "gzip"}
+        )
+        assert asset["status"] == 200, asset
+        assert asset["headers"]["cache-control"] == "public, max-age=31536000, immutable"
+        assert asset["headers"]["x-content-type-options"] == "nosniff"
+        assert asset["headers"].get("content-encoding") == "gzip", asset["headers"]
+        # A name no release has is asked of the app hosts: none answers.
+        assert front(host, "https://localhost/static/css/none.css")["status"] == 503
     finally:
         host.check_output(f"systemctl start {SERVICE}.socket {SERVICE}.service")
     wait_for(lambda: front(host, "https://localhost/health/")["status"] == 200, 60, "the app back")
