@@ -68,7 +68,7 @@ image: host ## Build the systemd base images (FORCE=1 rebuilds)
 	@for suite in $(SUITES); do bash scripts/build-image.sh $$suite; done
 
 .PHONY: lint
-lint: venv ## yamllint, ansible-lint (production profile), ruff, README tables, ansible-test sanity, unit tests
+lint: venv ## yamllint, ansible-lint (production profile), ruff, README tables, ansible-test sanity, alert rules (promtool), unit tests
 	yamllint --strict .
 	ansible-lint --offline
 	ruff check .
@@ -78,6 +78,7 @@ lint: venv ## yamllint, ansible-lint (production profile), ruff, README tables, 
 	$(VENV)/bin/python scripts/plugin_docs.py --check
 	@bash scripts/check-scenarios.sh
 	@bash scripts/sanity.sh
+	@bash scripts/promtool.sh
 	$(VENV)/bin/python -m pytest -q tests/unit
 
 .PHONY: docs

@@ -221,6 +221,10 @@ def test_an_inventory_with_a_front_passes(inventory_with_front):
         ({"nginx_tls_source": "provided"}, "nginx_tls_certificate"),
         ({"nginx_requests_per_second_per_client": "50r/s"}, "nginx_requests_per_second_per_client"),
         ({"nginx_acme_server": "http://acme.example.org/directory"}, "nginx_acme_server"),
+        ({"nginx_static_dirs": ["/srv/ahsp/current/static files"]}, "nginx_static_dirs"),
+        ({"nginx_static_dirs": ["/srv/ahsp/current/staticfiles;"]}, "nginx_static_dirs"),
+        ({"static_files_readers": ["www data"]}, "static_files_readers"),
+        ({"app_metrics_allowed_networks": ["10.0.0.1/8"]}, "app_metrics_allowed_networks"),
     ],
     ids=lambda v: json.dumps(v) if isinstance(v, dict) else v,
 )

@@ -22,8 +22,10 @@ options:
       - Variable name to rule. A rule is a mapping with C(format) (the formats are those of C(FORMATS) in the
         collection's C(plugins/module_utils/inputs.py), such as C(path), C(ip), C(hostname), C(secret), C(regex), with
         their own keys, such as C(pattern) and C(what) for C(regex)) and optional C(min)/C(max) (integers),
-        C(min_length), C(items) (rule for each list element) with C(min_items), C(keys)/C(values) (rules for a
-        mapping's keys and values), C(not_in) (names a mapping key may not take; compared trimmed and case-folded),
+        C(gt)/C(lt) (numbers, the bounds excluded), C(min_length), C(items) (rule for each list element) with
+        C(min_items), C(keys)/C(values) (rules for a mapping's keys and values), C(fields) (a rule for each named
+        field of a mapping, reported as C(variable.field)), C(not_in) (names a mapping key may not take; compared
+        trimmed and case-folded),
         C(allow_empty), C(secret) (never show the value), C(required) (default V(true)).
       - A variable that is not defined is reported as required unless its rule says C(required=false).
     type: dict
