@@ -292,3 +292,39 @@ def test_parse_target_runs_on_the_control_machine_without_pgbackrest():
             capture_output=True, text=True, env=env, timeout=60, check=True,
         )  # fmt: skip
         assert json.loads(run.stdout)["ok"] is ok
+
+
+@pytest.mark.parametrize(
+    ("target", "problem"),
+    [
+        ("yesterday", "restore_target must be latest, a backup label"),
+        ("2025-03-02 14:30:00", "restore_target must be latest, a backup label"),
+        ("2099-03-02 14:30:00+01:00", "is in the future"),
+        ("2025-02-30 14:30:00Z", "is not a valid time"),
+    ],
+)
+def test_restore_yml_refuses_a_bad_target_before_contacting_any_host(tmp_path, target, problem):
+    """The first play runs on the control machine alone: no database, app or front host is reached."""
+    db1 = {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}
+    inventory = {
+        "all": {"children": {"db": {"hosts": {"db1": db1}}, "app": {"hosts": {"db1": {}}}}}
+    }
+    (tmp_path / "hosts.yml").write_text(json.dumps(inventory))
+    (tmp_path / "extra.json").write_text(json.dumps({"restore_target": target}))
+    run = subprocess.run(
+        ["ansible-playbook", "-i", str(tmp_path / "hosts.yml"), "playbooks/restore.yml",
+         "--extra-vars", f"@{tmp_path / 'extra.json'}"],
+        capture_output=True, text=True, cwd=ROOT, timeout=300, check=False,
+        env={**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
+             "ANSIBLE_STDOUT_CALLBACK": "json"},
+    )  # fmt: skip
+    assert run.returncode != 0
+    report, _ = json.JSONDecoder().raw_decode(run.stdout[run.stdout.index("{") :])
+    assert [play["play"]["name"] for play in report["plays"]] == [
+        "Restore - restore_target's form (control machine, nothing is contacted)"
+    ]
+    assert set(report["stats"]) == {"localhost"}
+    failed = [
+        h for t in report["plays"][0]["tasks"] for h in t["hosts"].values() if h.get("failed")
+    ]
+    assert problem in failed[0]["msg"] and "(nothing was stopped)" in failed[0]["msg"], failed
