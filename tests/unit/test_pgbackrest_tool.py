@@ -304,7 +304,7 @@ def test_parse_target_runs_on_the_control_machine_without_pgbackrest():
     ],
 )
 def test_restore_yml_refuses_a_bad_target_before_contacting_any_host(tmp_path, target, problem):
-    """The first play runs on the control machine alone: no database, app or front host is reached."""
+    """The first play runs on the control machine alone: no other host is reached."""
     db1 = {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}
     inventory = {
         "all": {"children": {"db": {"hosts": {"db1": db1}}, "app": {"hosts": {"db1": {}}}}}
