@@ -115,7 +115,9 @@ def test_a_tag_runs_its_steps_alone_after_the_full_preflight(hosts):
 
 def test_only_hosts_with_something_to_change_go_through_the_rollout(hosts, client):
     app2 = hosts[APP2]
-    app2.check_output("systemctl stop ahsp-gunicorn.service")
+    # The socket too: a connection to it (Prometheus scrapes every few
+    # seconds) would start the service again before the run sees it stopped.
+    app2.check_output("systemctl stop ahsp-gunicorn.socket ahsp-gunicorn.service")
 
     run = run_playbook("converge.yml")
     assert run.rc == 0, run.tail()

@@ -17,6 +17,8 @@ description:
   - A file marked O(files[].secret) is compared on the host only. Its content is a C(no_log) value, no checksum of it is
     returned and C(--diff) never shows it. Other files show their content change under C(--diff), as
     M(ansible.builtin.template) does.
+  - The module does not write its invocation to the host's journal (as modules do by default), since that line
+    would carry every file's content, secrets included.
   - Files are handled in the order given. When one fails validation, the ones before it are already written and the
     ones after it are left as they were.
 options:
@@ -442,7 +444,12 @@ ARGUMENT_SPEC = {
 
 
 def main() -> None:
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    # no_log: the module does not write its invocation to the host's journal.
+    # That line would carry every file's content, and Ansible masks a secret
+    # there only where it appears verbatim: a secret file's content inside
+    # the list of files is logged escaped (newlines as \n), so it would not be
+    # found and would reach the journal in clear.
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True, no_log=True)
     for item in [*module.params["directories"], *module.params["files"]]:
         if re.fullmatch("[0-7]{3,4}", str(item["mode"])) is None:
             module.fail_json(
