@@ -23,7 +23,7 @@ from ansible_collections.ahsp.stack.plugins.modules.managed_files import (
 
 # The module's own argument spec, less the option only this action fills in.
 _SPEC = copy.deepcopy(MODULE_SPEC)
-del _SPEC["files"]["options"]["secret_content"]
+del _SPEC["secret_contents"]
 _SOURCES = ("template", "src", "content")
 
 
@@ -53,10 +53,17 @@ class ActionModule(ActionBase):
             raise AnsibleActionFail("managed_files: " + "; ".join(checked.error_messages))
         given = checked.validated_parameters
         files = [self._module_item(item, task_vars) for item in given["files"]]
+        # Secret contents travel in an option of their own, which Ansible
+        # masks as a whole in every output and in the host's journal.
+        secrets = {item["dest"]: item.pop("content") for item in files if item["secret"]}
         result.update(
             self._execute_module(
                 module_name="ahsp.stack.managed_files",
-                module_args={"directories": given["directories"], "files": files},
+                module_args={
+                    "directories": given["directories"],
+                    "files": files,
+                    "secret_contents": secrets,
+                },
                 task_vars=task_vars,
             )
         )
@@ -65,7 +72,7 @@ class ActionModule(ActionBase):
         return result
 
     def _module_item(self, item: dict[str, Any], task_vars: dict[str, Any]) -> dict[str, Any]:
-        """One file as the module takes it: the content rendered, a secret's content in the masked option."""
+        """One file as the module takes it: the content rendered (run() moves a secret's to the masked option)."""
         given = [name for name in _SOURCES if item[name] is not None]
         if item["state"] == "absent":
             content = None
@@ -79,10 +86,8 @@ class ActionModule(ActionBase):
             content = self._role_file(item["src"])
         else:
             content = item["content"]
-        module_item = {
-            key: value for key, value in item.items() if key not in (*_SOURCES, "secret_content")
-        }
-        module_item["secret_content" if item["secret"] else "content"] = content
+        module_item = {key: value for key, value in item.items() if key not in _SOURCES}
+        module_item["content"] = content
         return module_item
 
     def _role_file(self, name: str) -> str:

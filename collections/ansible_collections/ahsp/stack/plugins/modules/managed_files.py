@@ -17,11 +17,18 @@ description:
   - A file marked O(files[].secret) is compared on the host only. Its content is a C(no_log) value, no checksum of it is
     returned and C(--diff) never shows it. Other files show their content change under C(--diff), as
     M(ansible.builtin.template) does.
-  - The module does not write its invocation to the host's journal (as modules do by default), since that line
-    would carry every file's content, secrets included.
   - Files are handled in the order given. When one fails validation, the ones before it are already written and the
     ones after it are left as they were.
 options:
+  secret_contents:
+    description:
+      - Where the action plugin puts the content of each O(files[].secret) file, by its O(files[].dest). Not for tasks
+        to set.
+      - A C(no_log) option of its own, so Ansible leaves the whole option out of the line a module writes to the
+        host's journal. Inside the list of files a secret would be logged escaped, where Ansible's masking does not
+        find it.
+    type: dict
+    default: {}
   directories:
     description: Directories, in order (a parent before its children), laid out before the files are written.
     type: list
@@ -65,11 +72,6 @@ options:
         type: str
       content:
         description: The file's content.
-        type: str
-      secret_content:
-        description:
-          - Where the action plugin puts the content of a O(files[].secret) file, so that Ansible masks it in every
-            output and log. Not for tasks to set.
         type: str
       secret:
         description: The content is a secret. It is compared on the host, never shown by C(--diff) or returned.
@@ -352,7 +354,8 @@ def _directory(module: AnsibleModule, item: dict, diffs: list[dict]) -> dict:
 def _present(module: AnsibleModule, item: dict, diffs: list[dict]) -> dict:
     """Bring one file to its content, owner, group and mode; report what differed."""
     dest = item["dest"]
-    data = (item["secret_content"] if item["secret"] else item["content"] or "").encode("utf-8")
+    secret = module.params["secret_contents"].get(dest) if item["secret"] else None
+    data = (secret if item["secret"] else item["content"] or "").encode("utf-8")
     ids = _ids(module, item)
     if os.path.islink(dest) or (os.path.lexists(dest) and not os.path.isfile(dest)):
         module.fail_json(msg=f"{dest}: exists and is not a regular file; nothing was changed there")
@@ -405,6 +408,7 @@ def _absent(module: AnsibleModule, item: dict, diffs: list[dict]) -> dict:
 
 
 ARGUMENT_SPEC = {
+    "secret_contents": {"type": "dict", "default": {}, "no_log": True},
     "directories": {
         "type": "list",
         "elements": "dict",
@@ -425,7 +429,6 @@ ARGUMENT_SPEC = {
             "template": {"type": "str"},
             "src": {"type": "str"},
             "content": {"type": "str"},
-            "secret_content": {"type": "str", "no_log": True},
             "secret": {"type": "bool", "default": False},
             "owner": {"type": "str", "default": "root"},
             "group": {"type": "str", "default": "root"},
@@ -444,12 +447,7 @@ ARGUMENT_SPEC = {
 
 
 def main() -> None:
-    # no_log: the module does not write its invocation to the host's journal.
-    # That line would carry every file's content, and Ansible masks a secret
-    # there only where it appears verbatim: a secret file's content inside
-    # the list of files is logged escaped (newlines as \n), so it would not be
-    # found and would reach the journal in clear.
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True, no_log=True)
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     for item in [*module.params["directories"], *module.params["files"]]:
         if re.fullmatch("[0-7]{3,4}", str(item["mode"])) is None:
             module.fail_json(
