@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -37,3 +38,44 @@ def local_module(module: str, args: dict, *flags: str) -> dict:
         "ansible", "localhost", "-c", "local", "-m", module, "-a", json.dumps(args), *flags
     )
     return report["plays"][0]["tasks"][0]["hosts"]["localhost"]
+
+
+def validation_results(
+    tmp: Path, play: str, cases: dict[str, dict], timeout: int = 600
+) -> tuple[dict[str, dict], str]:
+    """Run a role's validation once for many cases, each a local host with its own values.
+
+    Returns each case's first failed or `check_inputs` result (its `msg`
+    says what failed) by case name, and the run's whole output (to look for
+    a secret in it). Only the host_group_vars vars plugin: no tier wiring.
+    """
+    inventory = {
+        "all": {
+            "vars": {"ansible_connection": "local", "ansible_python_interpreter": sys.executable},
+            "hosts": cases,
+        }
+    }
+    (tmp / "hosts.yml").write_text(json.dumps(inventory))
+    (tmp / "validate.yml").write_text(play)
+    env = {
+        **os.environ,
+        "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
+        "ANSIBLE_VARS_ENABLED": "host_group_vars",
+        "ANSIBLE_STDOUT_CALLBACK": "json",
+        "ANSIBLE_FORKS": "20",
+    }
+    cmd = ["ansible-playbook", "-i", str(tmp / "hosts.yml"), str(tmp / "validate.yml")]
+    run = subprocess.run(
+        cmd, capture_output=True, text=True, env=env, cwd=ROOT, timeout=timeout, check=False
+    )
+    if "{" not in run.stdout:
+        raise AssertionError(f"ansible-playbook gave no JSON report: {run.stderr[-2000:]}")
+    report, _ = json.JSONDecoder().raw_decode(run.stdout[run.stdout.index("{") :])
+    results: dict[str, dict] = {}
+    for task in report["plays"][0]["tasks"]:
+        for host, result in task["hosts"].items():
+            if result.get("failed") or "check_inputs" in result.get("action", ""):
+                results.setdefault(host, result)
+    missing = set(cases) - set(results)
+    assert not missing, f"no validation result for {missing}: {run.stderr[-2000:]}"
+    return results, run.stdout + run.stderr

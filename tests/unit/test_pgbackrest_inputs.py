@@ -10,13 +10,10 @@ The passphrase of the secret case never appears in the output.
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from ansible_json import validation_results
 
 ROOT = Path(__file__).resolve().parents[2]
 PASSPHRASE = "pp-'\"\\$`%-0123456789abcdef0123456789"
@@ -193,47 +190,13 @@ POSTGRESQL_PLAY = """
 """
 
 
-def _run(tmp: Path, play: str, cases: dict[str, dict]) -> tuple[dict[str, dict], str]:
-    """Each case's validation result (its `msg` says what failed), and the whole output."""
-    inventory = {
-        "all": {
-            "vars": {"ansible_connection": "local", "ansible_python_interpreter": sys.executable},
-            "hosts": cases,
-        }
-    }
-    (tmp / "hosts.yml").write_text(json.dumps(inventory))
-    (tmp / "validate.yml").write_text(play)
-    env = {
-        **os.environ,
-        "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
-        "ANSIBLE_VARS_ENABLED": "host_group_vars",
-        "ANSIBLE_STDOUT_CALLBACK": "json",
-        "ANSIBLE_FORKS": "20",
-    }
-    cmd = ["ansible-playbook", "-i", str(tmp / "hosts.yml"), str(tmp / "validate.yml")]
-    run = subprocess.run(
-        cmd, capture_output=True, text=True, env=env, cwd=ROOT, timeout=600, check=False
-    )
-    if "{" not in run.stdout:
-        raise AssertionError(f"ansible-playbook gave no JSON report: {run.stderr[-2000:]}")
-    report, _ = json.JSONDecoder().raw_decode(run.stdout[run.stdout.index("{") :])
-    results: dict[str, dict] = {}
-    for task in report["plays"][0]["tasks"]:
-        for host, result in task["hosts"].items():
-            if result.get("failed") or "check_inputs" in result.get("action", ""):
-                results.setdefault(host, result)
-    missing = set(cases) - set(results)
-    assert not missing, f"no validation result for {missing}: {run.stderr[-2000:]}"
-    return results, run.stdout + run.stderr
-
-
 @pytest.fixture(scope="module")
 def pgbackrest_runs(tmp_path_factory) -> tuple[dict[str, dict], str]:
     cases = {f"bad-{i}": {**OK, **extra} for i, (extra, _) in enumerate(PGBACKREST_BAD)}
     cases.update({f"good-{i}": {**OK, **extra} for i, extra in enumerate(PGBACKREST_GOOD.values())})
     cases["secret"] = {"pgbackrest_cipher_passphrase": PASSPHRASE, "pgbackrest_retention_full": 0}
     cases["secret-short"] = {"pgbackrest_cipher_passphrase": PASSPHRASE[:31]}
-    return _run(tmp_path_factory.mktemp("pgbackrest"), PGBACKREST_PLAY, cases)
+    return validation_results(tmp_path_factory.mktemp("pgbackrest"), PGBACKREST_PLAY, cases)
 
 
 @pytest.fixture(scope="module")
@@ -243,7 +206,7 @@ def postgresql_runs(tmp_path_factory) -> tuple[dict[str, dict], str]:
     cases.update(
         {f"good-{i}": {**base, **extra} for i, extra in enumerate(POSTGRESQL_GOOD.values())}
     )
-    return _run(tmp_path_factory.mktemp("postgresql"), POSTGRESQL_PLAY, cases)
+    return validation_results(tmp_path_factory.mktemp("postgresql"), POSTGRESQL_PLAY, cases)
 
 
 def test_at_least_twelve_bad_inputs_of_each_kind():

@@ -12,13 +12,11 @@ the addresses 127.0.0.1, 10.0.0.5 and ::1.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
+from ansible_json import validation_results
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = yaml.safe_load((ROOT / "tests" / "rules" / "sample.yml").read_text(encoding="utf-8"))
@@ -179,35 +177,7 @@ def runs(tmp_path_factory) -> dict[str, dict]:
         "prometheus_alertmanager_smtp_auth_username": "am",
         "prometheus_alertmanager_smtp_auth_password": SECRET,
     }
-    inventory = {
-        "all": {
-            "vars": {"ansible_connection": "local", "ansible_python_interpreter": sys.executable},
-            "hosts": cases,
-        }
-    }
-    (tmp / "hosts.yml").write_text(json.dumps(inventory))
-    (tmp / "validate.yml").write_text(PLAYBOOK)
-    env = {
-        **os.environ,
-        "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
-        "ANSIBLE_VARS_ENABLED": "host_group_vars",
-        "ANSIBLE_STDOUT_CALLBACK": "json",
-        "ANSIBLE_FORKS": "20",
-    }
-    cmd = ["ansible-playbook", "-i", str(tmp / "hosts.yml"), str(tmp / "validate.yml")]
-    run = subprocess.run(
-        cmd, capture_output=True, text=True, env=env, cwd=ROOT, timeout=300, check=False
-    )
-    if "{" not in run.stdout:
-        raise AssertionError(f"ansible-playbook gave no JSON report: {run.stderr[-2000:]}")
-    report, _ = json.JSONDecoder().raw_decode(run.stdout[run.stdout.index("{") :])
-    results: dict[str, dict] = {}
-    for task in report["plays"][0]["tasks"]:
-        for host, result in task["hosts"].items():
-            if result.get("failed") or "check_inputs" in result.get("action", ""):
-                results.setdefault(host, result)
-    missing = set(cases) - set(results)
-    assert not missing, f"no validation result for {missing}: {run.stderr[-2000:]}"
+    results, _ = validation_results(tmp, PLAYBOOK, cases, timeout=300)
     return results
 
 
