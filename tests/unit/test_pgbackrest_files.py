@@ -346,7 +346,10 @@ def test_the_timers_run_their_units_on_their_schedules(local):
         " /var/spool/pgbackrest/queue /srv/pgbackrest/repo\n" in backup
     )
     snapshot = (local / "ahsp-redis-snapshot.service").read_text()
-    assert "redis-snapshot fd00::7 6380 ahsp-backup /var/lib/pgbackrest-redis 9\n" in snapshot
+    assert (
+        "redis-snapshot fd00::7 6380 ahsp-backup /var/lib/pgbackrest-redis 9"
+        " /etc/pgbackrest/redis-password /etc/pgbackrest/cipher-passphrase\n"
+    ) in snapshot
 
 
 CALENDAR_ACCEPTED = [
