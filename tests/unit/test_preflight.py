@@ -35,6 +35,7 @@ GROUP_VARS = {
     "redis_app_password": "r3dis-app-'\"\\$-0123456789",
     "postgresql_db_password": "pg-'\"\\$-0123456789abc",
     "app_secret_key": "s3cret-key-with-plenty-of-characters-0123456789-abcdefghijkl",
+    "pgbackrest_cipher_passphrase": "backup-'\"\\$-passphrase-0123456789-abcdefgh",
 }
 
 
@@ -126,7 +127,7 @@ def test_bad_value_fails_and_names_the_variable(inventory, extra, name):
 ENTRY_POINTS = [
     "site.yml", "playbooks/app.yml", "playbooks/data.yml", "playbooks/db.yml",
     "playbooks/redis.yml", "playbooks/rollback.yml", "playbooks/releases.yml",
-    "playbooks/rotate-secrets.yml",
+    "playbooks/rotate-secrets.yml", "playbooks/backup.yml", "playbooks/backups.yml",
 ]  # fmt: skip
 
 
@@ -165,6 +166,10 @@ def _inventory_without(base: Path, *names: str) -> Path:
             "postgresql_db_password is required on the `db` host and the app hosts",
         ),
         (("redis_admin_password",), "redis_admin_password is required"),
+        (
+            ("pgbackrest_cipher_passphrase",),
+            "pgbackrest_cipher_passphrase is required with a `db` host",
+        ),
     ],
 )
 def test_a_missing_value_is_named_with_what_needs_it(tmp_path, missing, message):
@@ -235,3 +240,26 @@ def test_a_bad_front_value_fails_and_names_the_variable(inventory_with_front, ex
     run = preflight(inventory_with_front, extra)
     assert run.returncode != 0, run.stdout[-3000:]
     assert name in run.stdout, run.stdout[-3000:]
+
+
+@pytest.mark.parametrize(
+    ("groups", "message"),
+    [
+        ("backup: {{hosts: {{d1: {{}}}}}}", "the `backup` host is the `db` host"),
+        (
+            "backup: {{hosts: {{b1: {{}}, b2: {{}}}}}}",
+            "the `backup` group must hold at most one host",
+        ),
+    ],
+    ids=["backup-is-db", "two-backup-hosts"],
+)
+def test_the_backup_group_shape_is_checked(tmp_path, groups, message):
+    """One backup host at most, and never the database host itself."""
+    (tmp_path / "hosts.yml").write_text(
+        (INVENTORY + "    " + groups + "\n").format(python=sys.executable)
+    )
+    (tmp_path / "group_vars" / "all").mkdir(parents=True)
+    (tmp_path / "group_vars" / "all" / "main.yml").write_text(json.dumps(GROUP_VARS))
+    run = preflight(tmp_path)
+    assert run.returncode != 0
+    assert message in " ".join(run.stdout.split()), run.stdout[-3000:]
