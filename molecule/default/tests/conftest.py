@@ -1,4 +1,4 @@
-"""Fixtures for the full-stack scenario: a Redis host, a PostgreSQL host, two app hosts.
+"""Fixtures for the full-stack scenario: Redis, PostgreSQL, its backup host, two app hosts, a front.
 
 The tests are not parametrized over Molecule's hosts (they do not use the
 `host` fixture): each one addresses the hosts it needs by name. HTTP requests
@@ -18,6 +18,7 @@ import pytest
 from ahsp_testing import TREE, http, molecule_hosts, wait_for  # noqa: F401 (TREE, wait_for re-exported)
 
 REDIS, DB, APP1, APP2, WEB = "stack-redis", "stack-db", "stack-app1", "stack-app2", "stack-web"
+BACKUP = "stack-backup"
 APPS = (APP1, APP2)
 PORT = 8000
 # The scenario's inventory sets these instead of the defaults (molecule.yml).
@@ -29,6 +30,8 @@ SECRET_NAMES = (
     "app_secret_key",
     "app_admin_password",
     "redis_exporter_password",
+    "redis_backup_password",
+    "pgbackrest_cipher_passphrase",
 )
 
 # On the Redis host, as the admin user (ACL mode): the password from root's

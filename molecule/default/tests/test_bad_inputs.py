@@ -4,14 +4,14 @@ Each case is a real `site.yml` run against the converged stack. Most are
 refused by the preflight (every role's input checks, on every host, before
 any host changes); some are well-formed and refused by a run-time check
 (PostgreSQL's own parser) before the file they would land in is replaced.
-Every managed file, link and service process of all four hosts is compared
+Every managed file, link and service process of the hosts is compared
 before and after. The runs go three at a time: none of them changes anything.
 """
 
 from __future__ import annotations
 
 from ahsp_testing import bad_input_problems
-from conftest import APPS, DB, REDIS, WEB
+from conftest import APPS, BACKUP, DB, REDIS, WEB
 
 STATE = {
     REDIS: (
@@ -20,8 +20,9 @@ STATE = {
         "systemctl show -p MainPID -p ActiveState redis-server"
     ),
     DB: (
-        "sha256sum /etc/postgresql/*/main/conf.d/ahsp.conf /etc/postgresql/*/main/pg_hba.conf; "
-        "systemctl show -p MainPID -p ActiveState 'postgresql@*-main'"
+        "sha256sum /etc/postgresql/*/main/conf.d/ahsp.conf /etc/postgresql/*/main/pg_hba.conf "
+        "/etc/pgbackrest/pgbackrest.conf; "
+        "systemctl show -p MainPID -p ActiveState 'postgresql@*-main' pgbackrest"
     ),
     **{
         app: (
@@ -32,6 +33,10 @@ STATE = {
         )
         for app in APPS
     },
+    BACKUP: (
+        "sha256sum /etc/pgbackrest/pgbackrest.conf /etc/systemd/system/ahsp-pgbackrest-*; "
+        "systemctl show -p MainPID -p ActiveState pgbackrest"
+    ),
     WEB: (
         "sha256sum /etc/nginx/nginx.conf /etc/nginx/ahsp-upstreams.conf /etc/nginx/tls/*; "
         "systemctl show -p MainPID -p ActiveState nginx"
@@ -105,6 +110,26 @@ CASES = [
     ({"nginx_server_names": ["stack web"]}, "nginx_server_names"),
     ({"nginx_tls_source": "none", "app_secure_ssl_redirect": True}, "nginx_tls_source"),
     ({"nginx_requests_per_second_per_client": "50r/s"}, "nginx_requests_per_second_per_client"),
+    # backups (the pgbackrest role on the database and backup hosts; the
+    # restore targets are refused in test_backups.py)
+    ({"pgbackrest_retention_full": 0}, "pgbackrest_retention_full"),
+    (
+        {"pgbackrest_cipher_passphrase": "only-27-characters-01234567"},
+        "pgbackrest_cipher_passphrase",
+    ),
+    ({"pgbackrest_repo_path": "/etc/pgbackrest-repo"}, "pgbackrest_repo_path"),
+    ({"pgbackrest_repo_path": "backups/pg"}, "pgbackrest_repo_path"),
+    ({"pgbackrest_full_schedule": "Sun 25:00"}, "pgbackrest_full_schedule"),
+    ({"pgbackrest_check_schedule": "every 15 minutes"}, "pgbackrest_check_schedule"),
+    ({"pgbackrest_archive_timeout": 300}, "pgbackrest_archive_timeout"),
+    ({"postgresql_extra_config": {"restore_command": "cp /x/%f %p"}}, "restore_command"),
+    ({"redis_backup_password": "short"}, "redis_backup_password"),
+    # monitoring
+    ({"prometheus_scrape_interval": "5 seconds"}, "prometheus_scrape_interval"),
+    (
+        {"prometheus_alertmanager_webhook_urls": ["ftp://x.example/alerts"]},
+        "prometheus_alertmanager_webhook_urls",
+    ),
 ]
 
 
@@ -113,7 +138,10 @@ def _state(hosts) -> dict[str, str]:
 
 
 def test_every_bad_input_fails_names_the_variable_and_changes_nothing(hosts, secrets):
-    prefixes = ("redis_", "postgresql_", "app_", "static_files_", "gunicorn_systemd_", "nginx_")
+    prefixes = (
+        "redis_", "postgresql_", "app_", "static_files_", "gunicorn_systemd_", "nginx_",
+        "pgbackrest_", "prometheus_",
+    )  # fmt: skip
     assert len(CASES) >= 25
     assert all(any(name.startswith(p) for _, name in CASES) for p in prefixes)
     before = _state(hosts)

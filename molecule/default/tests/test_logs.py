@@ -19,6 +19,7 @@ from conftest import APPS, DB, WEB
 # Where each host logs: the journal, and the files the roles configure.
 LOG_FILES = (
     "/var/log/nginx/*.log /var/log/ahsp/*.log /var/log/postgresql/*.log /var/log/redis/*.log"
+    " /var/log/pgbackrest/*.log"
 )
 
 
