@@ -155,3 +155,11 @@ def private_address(host) -> str:
         "s.connect(('192.0.2.1', 9)); print(s.getsockname()[0])"
     )
     return host.check_output(f'python3 -c "{probe}"')
+
+
+def silences(hosts, by: str) -> list[dict]:
+    """Alertmanager's silences set by one playbook, asked from the monitoring host."""
+    address = hosts[WEB].check_output("hostname -I").split()[0]
+    (answer,) = http(hosts[WEB], f"http://{address}:9093/api/v2/silences")
+    assert answer.status == 200, answer.body[:500]
+    return [s for s in answer.json() if s["createdBy"] == by]

@@ -19,12 +19,13 @@ import re
 import shlex
 import subprocess
 import time
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import pytest
 from ahsp_testing import exposure, http, run_playbook, wait_for
-from conftest import APP1, APPS, BACKUP, DB, PG_DB, PG_PORT, REDIS, REDIS_CLI, WEB, health
+from conftest import APP1, APPS, BACKUP, DB, PG_DB, PG_PORT, REDIS, REDIS_CLI, WEB, health, silences
 
 PG_DATA = "/var/lib/postgresql/15/main"  # stack-db runs Debian 12
 PSQL = f"runuser -u postgres -- psql -X -qAt -p {PG_PORT} -d {PG_DB}"
@@ -232,7 +233,8 @@ def test_units_are_sandboxed_and_the_repository_is_private(hosts):
 def test_restore_to_a_time_after_a_dropped_table(hosts):
     """Rows committed before T are back, none after; newer-schema data keeps the app off."""
     _sql(hosts, NEWER_SQL)
-    _start_writer(hosts, "drop")
+    tag = f"drop-{uuid.uuid4().hex[:8]}"
+    _start_writer(hosts, tag)
     _wait_rows(hosts, 100)
     mark = _pause_and_mark(hosts)
     _wait_rows(hosts, 100)
@@ -242,7 +244,7 @@ def test_restore_to_a_time_after_a_dropped_table(hosts):
     refused = _restore("-e", f"restore_target={mark}")
     assert refused.rc != 0, refused.tail()
     assert ".".join(NEWER) in refused.output, refused.tail()
-    restored = _restored_ids(hosts, "drop")
+    restored = _restored_ids(hosts, tag)
     print(f"drill (dropped table): {len(writes.before)} rows before T, {len(writes.after)} after")
     assert restored == set(writes.before), (
         f"missing {len(set(writes.before) - restored)}, extra {len(restored - set(writes.before))}"
@@ -254,7 +256,8 @@ def test_restore_to_a_time_after_a_dropped_table(hosts):
 
 def test_restore_to_a_time_after_the_data_directory_is_lost(hosts):
     """The whole data directory removed: restored to T, with force past the newer schema."""
-    _start_writer(hosts, "lost")
+    tag = f"lost-{uuid.uuid4().hex[:8]}"
+    _start_writer(hosts, tag)
     _wait_rows(hosts, 100)
     mark = _pause_and_mark(hosts)
     _wait_rows(hosts, 100)
@@ -264,7 +267,7 @@ def test_restore_to_a_time_after_the_data_directory_is_lost(hosts):
 
     run = _restore("-e", f"restore_target={mark}", "-e", "force=true")
     assert run.rc == 0, run.tail()
-    restored = _restored_ids(hosts, "lost")
+    restored = _restored_ids(hosts, tag)
     print(
         f"drill (data directory lost): {len(writes.before)} rows before T,"
         f" {len(writes.after)} after"
@@ -274,6 +277,10 @@ def test_restore_to_a_time_after_the_data_directory_is_lost(hosts):
     )
     _sql(hosts, f"DELETE FROM django_migrations WHERE name = '{NEWER[1]}'")  # noqa: S608
     _app_healthy(hosts)
+    # The alerts it caused were silenced during the restore, and no longer are.
+    restore_silences = silences(hosts, "playbooks/restore.yml")
+    assert restore_silences, "the restore set a silence"
+    assert all(s["status"]["state"] == "expired" for s in restore_silences), restore_silences
 
 
 def test_refusals_before_anything_stops(hosts):
@@ -318,7 +325,8 @@ def test_redis_snapshot_restored_with_one_command(hosts):
 @pytest.mark.after_all
 def test_restore_latest_on_a_database_host_rebuilt_from_bare_debian(hosts):
     """The database host destroyed under load and rebuilt: at most archive_timeout is lost."""
-    _start_writer(hosts, "rebuilt")
+    tag = f"rebuilt-{uuid.uuid4().hex[:8]}"
+    _start_writer(hosts, tag)
     # Longer than archive_timeout, so that some of the rows are archived.
     started = time.monotonic()
     _wait_rows(hosts, 300)
@@ -349,7 +357,7 @@ def test_restore_latest_on_a_database_host_rebuilt_from_bare_debian(hosts):
         run = run_playbook(*step, timeout=1800)
         assert run.rc == 0, f"{step[0]}:\n{run.tail()}"
 
-    restored = _restored_ids(hosts, "rebuilt")
+    restored = _restored_ids(hosts, tag)
     lost = set(committed) - restored
     assert restored, "the rows of the archived WAL are back"
     assert restored <= set(committed), "no row the writer did not see committed"

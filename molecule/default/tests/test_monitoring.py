@@ -15,8 +15,8 @@ import urllib.parse
 from datetime import UTC, datetime
 
 import pytest
-from ahsp_testing import exposure, http, wait_for
-from conftest import APP2, APPS, DB, REDIS, REDIS_CLI, WEB, url
+from ahsp_testing import exposure, http, run_playbook, wait_for
+from conftest import APP2, APPS, DB, REDIS, REDIS_CLI, WEB, silences, url
 
 WEBHOOK_PORT = 9999
 ALERTS_FILE = "/root/alerts.jsonl"
@@ -223,3 +223,21 @@ def test_outages_alert_within_two_minutes_and_resolve(hosts, webhook):
 )
 def test_units_are_sandboxed(hosts, host, unit):
     assert exposure(hosts[host], f"{unit}.service") <= SCORE_MAX
+
+
+def test_maintenance_silences_the_app_alerts_until_it_ends(hosts):
+    """maintenance.yml on: the app hosts' alerts are silenced; off: the silence is lifted."""
+    by = "playbooks/maintenance.yml"
+    on = run_playbook("../../playbooks/maintenance.yml", "-e", "maintenance=on")
+    try:
+        assert on.rc == 0, on.tail()
+        active = [s for s in silences(hosts, by) if s["status"]["state"] == "active"]
+        assert len(active) == 1, active
+        matchers = {m["name"]: m["value"] for m in active[0]["matchers"]}
+        assert "AppHostDown" in matchers["alertname"].split("|")
+        assert set(matchers["instance"].replace("\\", "").split("|")) == set(APPS)
+    finally:
+        off = run_playbook("../../playbooks/maintenance.yml", "-e", "maintenance=off")
+    assert off.rc == 0, off.tail()
+    assert all(s["status"]["state"] == "expired" for s in silences(hosts, by))
+    assert http(hosts[DB], f"http://{WEB}/health/")[0].status == 200
