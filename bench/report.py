@@ -14,6 +14,7 @@ from typing import Any
 import limiter_tables
 import load_tables
 import records
+from backups import BackupFigures
 from provisioning_tables import provisioning_tables
 from results import BenchResults
 from tables import section, yes_no
@@ -28,6 +29,8 @@ def table(r: BenchResults, verdicts: list[Target]) -> str:
     parts += _limiter_sections(r)
     if r.day2:
         parts.append(load_tables.day2_table(r.day2))
+    if r.backups:
+        parts.append(_backup_table(r.backups))
     parts.append(
         section(
             "Targets",
@@ -38,6 +41,27 @@ def table(r: BenchResults, verdicts: list[Target]) -> str:
     if r.bench_seconds is not None:
         parts.append(f"\nbench wall time {r.bench_seconds / 60:.1f} min")
     return "\n".join(parts)
+
+
+def _backup_table(b: BackupFigures) -> str:
+    """One full backup and one restore of the pgbench database, with the archive's lag."""
+    return section(
+        "Backups (pgBackRest, local repository)",
+        ["figure", "value"],
+        [
+            ["database (pgbench -i)", f"{b.database_bytes / 2**30:.2f} GiB"],
+            ["full backup", f"{b.full_backup_seconds:.1f} s"],
+            [
+                "repository after compression and encryption",
+                f"{b.repository_bytes / 2**20:.0f} MiB",
+            ],
+            [
+                f"WAL archive lag under pgbench ({b.load_transactions} transactions)",
+                f"{b.archive_lag_max_seconds:.1f} s at worst of {b.archive_lag_samples} samples",
+            ],
+            ["restore to the latest state, until it takes writes", f"{b.restore_seconds:.1f} s"],
+        ],
+    )
 
 
 def _header(r: BenchResults) -> str:

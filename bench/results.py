@@ -2,14 +2,16 @@
 
 Each phase returns its own record and no phase changes another's: bench/run.py
 sets each field once, as its phase returns. A field stays None when its phase
-was left out (`--skip-provisioning`, `--skip-front`, `--skip-day2`) or did not get to run
-because an earlier one failed; the report judges only what was measured.
+was left out (`--skip-provisioning`, `--skip-front`, `--skip-day2`,
+`--skip-backups`) or did not get to run because an earlier one failed; the
+report judges only what was measured.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from backups import BackupFigures
 from common import TimeWaitReuse
 from converge import ConvergeFigures
 from daytwo import Day2Figures
@@ -54,5 +56,6 @@ class BenchResults:
     front: FrontFigures | None = None
     day2: Day2Figures | None = None
     exactness: ExactnessFigures | None = None
+    backups: BackupFigures | None = None
     bench_seconds: float | None = None  # the whole run's wall time
     error: str | None = None  # why a phase could not produce its figures

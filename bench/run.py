@@ -7,7 +7,9 @@ the inventory describes it (Redis, the limiter in-process, HTTP, the nginx
 front against gunicorn straight), then the day-2 changes under load (which
 end back at the inventory), then exactness, which needs a low limit (changed
 with `-e` through playbooks/app.yml, as an operator would, and put back the
-same way). Every loop is bounded in count and time; every target is the
+same way), then the backups at size (a 1 GB database backed up, archived
+under load and restored, last because the restore replaces the database
+host's cluster). Every loop is bounded in count and time; every target is the
 project's own container or loopback.
 
 Exit status: 0 when every target is met, 1 when one is missed (the table says
@@ -25,6 +27,7 @@ import sys
 import time
 from datetime import UTC, datetime
 
+import backups
 import converge
 import daytwo
 import drift
@@ -105,6 +108,8 @@ def measure(results: BenchResults, args: argparse.Namespace) -> None:
     if not args.skip_day2:
         results.day2 = daytwo.zero_downtime(client)
     results.exactness = exactness.measure(client, apps)
+    if not args.skip_backups:
+        results.backups = backups.measure()
 
 
 def machine(ports: TimeWaitReuse) -> Machine:
@@ -142,6 +147,11 @@ def arguments() -> argparse.Namespace:
     )
     parser.add_argument(
         "--skip-day2", action="store_true", help="leave out the day-2 changes under load"
+    )
+    parser.add_argument(
+        "--skip-backups",
+        action="store_true",
+        help="leave out the backup and restore of a 1 GB database (last phase)",
     )
     parser.add_argument(
         "--noop-rounds",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from backups import BackupFigures
 from converge import ConvergeFigures
 from daytwo import MIN_RATE, Day2Figures
 from drift import DriftRepairFigures
@@ -49,6 +50,10 @@ HANDSHAKES_VS_STRAIGHT_TARGET = 1.0
 # Shipping a change (code, requirements, environment, Redis and PostgreSQL
 # settings, a rollback) must not fail a request, under at least this load.
 DAY2_MIN_RATE = MIN_RATE
+# A 1 GB database restored to its latest state, until it takes writes.
+RESTORE_SECONDS_TARGET = 300.0
+# The oldest completed WAL segment waiting for the archive, under pgbench.
+ARCHIVE_LAG_SECONDS_TARGET = 60.0
 
 
 @dataclass(frozen=True)
@@ -82,6 +87,8 @@ def judge(r: BenchResults) -> list[Target]:
         out.append(round_trip_target(r.limiter_round_trip))
     if r.day2:
         out += day2_targets(r.day2)
+    if r.backups:
+        out += backup_targets(r.backups)
     return out
 
 
@@ -283,3 +290,21 @@ def day2_targets(d: Day2Figures) -> list[Target]:
         )
     )
     return out
+
+
+def backup_targets(b: BackupFigures) -> list[Target]:
+    """A 1 GB database restored within minutes; the archive keeps up with writes."""
+    return [
+        Target(
+            "backups: restore of a 1 GB database",
+            f"{b.restore_seconds:.0f} s",
+            f"< {RESTORE_SECONDS_TARGET:.0f} s",
+            b.restore_seconds < RESTORE_SECONDS_TARGET,
+        ),
+        Target(
+            "backups: WAL archive lag under a write load",
+            f"{b.archive_lag_max_seconds:.1f} s",
+            f"< {ARCHIVE_LAG_SECONDS_TARGET:.0f} s",
+            b.archive_lag_max_seconds < ARCHIVE_LAG_SECONDS_TARGET,
+        ),
+    ]

@@ -3,7 +3,7 @@
 # `make bench` recreates the five containers (Redis, PostgreSQL, two app hosts, the front) of inventories/bench, so its
 # first converge is a fresh one; it takes 15 to 20 minutes on 2 cores (the
 # day-2 section, seven playbook runs under load, is half of it). It waits
-# for the Molecule lock. BENCH_ARGS: --skip-provisioning, --skip-front, --skip-day2,
+# for the Molecule lock. BENCH_ARGS: --skip-provisioning, --skip-front, --skip-day2, --skip-backups,
 # --noop-rounds N (see bench/README.md).
 
 BENCH_ARGS ?=
