@@ -60,8 +60,17 @@ def _start_redis(conf: Path, sock: Path) -> subprocess.Popen:
     server = subprocess.Popen(
         ["redis-server", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
+    # Ready when the socket accepts a connection: the file exists from bind(),
+    # a moment before listen(), and a busy machine may show that moment.
     deadline = time.monotonic() + 10
-    while not sock.exists() and time.monotonic() < deadline and server.poll() is None:
+    while time.monotonic() < deadline and server.poll() is None:
+        if sock.exists():
+            with socket.socket(socket.AF_UNIX) as probe:
+                try:
+                    probe.connect(str(sock))
+                    break
+                except ConnectionRefusedError:
+                    pass
         time.sleep(0.02)
     return server
 
