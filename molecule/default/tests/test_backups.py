@@ -24,7 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import pytest
-from ahsp_testing import exposure, http, run_playbook, wait_for
+from ahsp_testing import ROOT_DIR, exposure, http, run_playbook, wait_for
 from conftest import APP1, APPS, BACKUP, DB, PG_DB, PG_PORT, REDIS, REDIS_CLI, WEB, health, silences
 
 PG_DATA = "/var/lib/postgresql/15/main"  # stack-db runs Debian 12
@@ -150,6 +150,34 @@ def _pause_and_mark(hosts) -> str:
     return mark
 
 
+def _rows_around_a_mark(hosts, drill: str) -> tuple[str, str, Writes]:
+    """A writer of its own tag: 100 rows, the mark T in a pause, 100 more; what it saw."""
+    tag = f"{drill}-{uuid.uuid4().hex[:8]}"
+    _start_writer(hosts, tag)
+    _wait_rows(hosts, 100)
+    mark = _pause_and_mark(hosts)
+    _wait_rows(hosts, 100)
+    return tag, mark, _stop_writer(hosts)
+
+
+def _record(drill: str, **figures: float) -> None:
+    """A drill's figures, printed and kept in build/restore-drills.json for the reader of a run."""
+    print(f"drill ({drill}): {figures}")
+    report = ROOT_DIR / "build" / "restore-drills.json"
+    report.parent.mkdir(exist_ok=True)
+    drills = json.loads(report.read_text()) if report.is_file() else {}
+    drills[drill] = figures
+    report.write_text(json.dumps(drills, indent=2, sort_keys=True) + "\n")
+
+
+def _assert_back_to_the_mark(hosts, tag: str, writes: Writes, drill: str) -> None:
+    """Every row committed before the mark is there, and none after it."""
+    restored = _restored_ids(hosts, tag)
+    _record(drill, rows_before_mark=len(writes.before), rows_after_mark=len(writes.after))
+    before = set(writes.before)
+    assert restored == before, f"missing {len(before - restored)}, extra {len(restored - before)}"
+
+
 def _restore(*extra: str):
     return run_playbook("../../playbooks/restore.yml", *extra, timeout=1200)
 
@@ -233,22 +261,13 @@ def test_units_are_sandboxed_and_the_repository_is_private(hosts):
 def test_restore_to_a_time_after_a_dropped_table(hosts):
     """Rows committed before T are back, none after; newer-schema data keeps the app off."""
     _sql(hosts, NEWER_SQL)
-    tag = f"drop-{uuid.uuid4().hex[:8]}"
-    _start_writer(hosts, tag)
-    _wait_rows(hosts, 100)
-    mark = _pause_and_mark(hosts)
-    _wait_rows(hosts, 100)
-    writes = _stop_writer(hosts)
+    tag, mark, writes = _rows_around_a_mark(hosts, "drop")
     _sql(hosts, "DROP TABLE drill")
 
     refused = _restore("-e", f"restore_target={mark}")
     assert refused.rc != 0, refused.tail()
     assert ".".join(NEWER) in refused.output, refused.tail()
-    restored = _restored_ids(hosts, tag)
-    print(f"drill (dropped table): {len(writes.before)} rows before T, {len(writes.after)} after")
-    assert restored == set(writes.before), (
-        f"missing {len(set(writes.before) - restored)}, extra {len(restored - set(writes.before))}"
-    )
+    _assert_back_to_the_mark(hosts, tag, writes, "dropped table")
     # The data is restored but the live release does not know its schema:
     # the front keeps the maintenance page up.
     assert _front_status(hosts) == 503
@@ -256,25 +275,13 @@ def test_restore_to_a_time_after_a_dropped_table(hosts):
 
 def test_restore_to_a_time_after_the_data_directory_is_lost(hosts):
     """The whole data directory removed: restored to T, with force past the newer schema."""
-    tag = f"lost-{uuid.uuid4().hex[:8]}"
-    _start_writer(hosts, tag)
-    _wait_rows(hosts, 100)
-    mark = _pause_and_mark(hosts)
-    _wait_rows(hosts, 100)
-    writes = _stop_writer(hosts)
+    tag, mark, writes = _rows_around_a_mark(hosts, "lost")
     _archived(hosts)
     hosts[DB].check_output(f"systemctl stop postgresql@15-main && rm -rf {PG_DATA}")
 
     run = _restore("-e", f"restore_target={mark}", "-e", "force=true")
     assert run.rc == 0, run.tail()
-    restored = _restored_ids(hosts, tag)
-    print(
-        f"drill (data directory lost): {len(writes.before)} rows before T,"
-        f" {len(writes.after)} after"
-    )
-    assert restored == set(writes.before), (
-        f"missing {len(set(writes.before) - restored)}, extra {len(restored - set(writes.before))}"
-    )
+    _assert_back_to_the_mark(hosts, tag, writes, "data directory lost")
     _sql(hosts, f"DELETE FROM django_migrations WHERE name = '{NEWER[1]}'")  # noqa: S608
     _app_healthy(hosts)
     # The alerts it caused were silenced during the restore, and no longer are.
@@ -364,10 +371,13 @@ def test_restore_latest_on_a_database_host_rebuilt_from_bare_debian(hosts):
     assert all(row_id > max(restored) for row_id in lost), "only the newest rows may be lost"
     # The lost rows' span: from the first lost commit to the last commit.
     window = (max(committed.values()) - min(committed[i] for i in lost)) if lost else 0.0
-    print(
-        f"drill (host rebuilt): {len(committed)} rows committed in"
-        f" {max(committed.values()) - min(committed.values()):.1f} s, {len(lost)} lost: the last"
-        f" {window:.1f} s before the host was destroyed (archive_timeout {ARCHIVE_TIMEOUT} s)"
+    _record(
+        "host rebuilt",
+        rows_committed=len(committed),
+        seconds_written=round(max(committed.values()) - min(committed.values()), 1),
+        rows_lost=len(lost),
+        seconds_lost=round(window, 1),
+        archive_timeout=ARCHIVE_TIMEOUT,
     )
     assert window <= ARCHIVE_TIMEOUT + 10
     assert destroyed - max(committed.values()) < 5
