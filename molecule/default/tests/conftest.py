@@ -48,12 +48,20 @@ APP_ENV = (
 )
 
 
+# What the tests' own runs of the stack leave out (see pytest_configure).
+SKIP_TAGS = "prometheus_exporters,prometheus,pgbackrest"
+# The same without the backup role's tasks, for a run that provisions a new
+# database host.
+SKIP_TAGS_BUT_BACKUPS = "prometheus_exporters,prometheus"
+
+
 def pytest_configure(config) -> None:
     # The tests' own runs of the stack (day-2 changes, drift, bad inputs)
-    # leave the monitoring roles' tasks out: they change nothing there, and
-    # the scenario's converge and idempotence run them in full. The
-    # preflight still validates every input, the monitoring's included.
-    os.environ.setdefault("ANSIBLE_SKIP_TAGS", "prometheus_exporters,prometheus")
+    # leave the monitoring and backup roles' tasks out: they change nothing
+    # there, and the scenario's converge and idempotence run them in full
+    # (the restore drills run them where they matter). The preflight still
+    # validates every input, the monitoring's and the backups' included.
+    os.environ.setdefault("ANSIBLE_SKIP_TAGS", SKIP_TAGS)
     config.addinivalue_line(
         "markers", "after_all: runs after every other test (it inspects what they left behind)"
     )
