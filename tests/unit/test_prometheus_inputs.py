@@ -69,6 +69,9 @@ BAD = [
     ({"prometheus_alert_redis_memory_ratio": 1}, "prometheus_alert_redis_memory_ratio"),
     ({"prometheus_alert_redis_memory_ratio": "high"}, "prometheus_alert_redis_memory_ratio"),
     ({"prometheus_alert_certificate_days": 0}, "prometheus_alert_certificate_days"),
+    ({"prometheus_alert_backup_age_hours": 0}, "prometheus_alert_backup_age_hours"),
+    # Not above the check's period (15 min): a quiet database would page.
+    ({"prometheus_alert_wal_archive_age_minutes": 15}, "prometheus_alert_wal_archive_age_minutes"),
     ({"prometheus_external_labels": {"bad-name": "x"}}, "prometheus_external_labels['bad-name']"),
     ({"prometheus_external_labels": {"__name__": "x"}}, "prometheus_external_labels['__name__']"),
     ({"prometheus_external_labels": {"env": "a\nb"}}, "prometheus_external_labels['env']"),
