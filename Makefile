@@ -79,7 +79,7 @@ lint: venv ## yamllint, ansible-lint (production profile), ruff, README tables, 
 	@bash scripts/check-scenarios.sh
 	@bash scripts/sanity.sh
 	@bash scripts/promtool.sh
-	$(VENV)/bin/python -m pytest -q --durations=10 tests/unit
+	$(VENV)/bin/python -m pytest -q -n auto --durations=10 tests/unit
 
 .PHONY: docs
 docs: venv ## Regenerate the README tables: role variables (meta/argument_specs.yml), the collection's plugins
