@@ -88,7 +88,7 @@ docs: venv ## Regenerate the README tables: role variables (meta/argument_specs.
 
 .PHONY: test-app
 test-app: venv ## Django app tests against a real redis-server
-	cd app && ../$(VENV)/bin/python -m pytest
+	cd app && ../$(VENV)/bin/python -m pytest -n auto
 
 .PHONY: test-bench
 test-bench: venv ## The benchmark harness's own tests (parsing, verdicts, limiters on a real redis-server)
