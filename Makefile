@@ -65,7 +65,9 @@ $(VENV_STAMP): requirements-dev.txt app/requirements.txt app/requirements-test.t
 
 .PHONY: image
 image: host ## Build the systemd base images (FORCE=1 rebuilds)
-	@for suite in $(SUITES); do bash scripts/build-image.sh $$suite; done
+	@# Side by side: most of a build waits on the mirror.
+	@pids=""; for suite in $(SUITES); do bash scripts/build-image.sh $$suite & pids="$$pids $$!"; done; \
+	  status=0; for pid in $$pids; do wait $$pid || status=1; done; exit $$status
 
 .PHONY: lint
 lint: venv ## yamllint, ansible-lint (production profile), ruff, README tables, ansible-test sanity, alert rules (promtool), unit tests
