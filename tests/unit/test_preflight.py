@@ -139,7 +139,6 @@ def test_an_old_variable_name_still_works_and_warns(tmp_path):
         ({"app_extra_env": {"STATIC_ROOT": "/srv/ahsp/shared/data"}}, "STATIC_ROOT"),
         ({"app_extra_env": {"LOGIN_FAILURE_LIMIT": " 5"}}, "LOGIN_FAILURE_LIMIT"),
         ({"pgbackrest_retention_full": 0}, "pgbackrest_retention_full"),
-        ({"pgbackrest_repo_path": "backups/pg"}, "pgbackrest_repo_path"),
         ({"pgbackrest_check_schedule": "every 15 minutes"}, "pgbackrest_check_schedule"),
         ({"pgbackrest_archive_timeout": 300}, "pgbackrest_archive_timeout"),
         ({"postgresql_extra_config": {"restore_command": "cp /x/%f %p"}}, "restore_command"),

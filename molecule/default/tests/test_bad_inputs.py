@@ -77,6 +77,7 @@ CASES = [
         "pgbackrest_cipher_passphrase",
     ),
     ({"pgbackrest_repo_path": "/etc/pgbackrest-repo"}, "pgbackrest_repo_path"),
+    ({"pgbackrest_repo_path": "backups/pg"}, "pgbackrest_repo_path"),
     ({"redis_backup_password": "short"}, "redis_backup_password"),
     # monitoring
     ({"prometheus_scrape_interval": "5 seconds"}, "prometheus_scrape_interval"),
