@@ -45,9 +45,10 @@ def validation_results(
 ) -> tuple[dict[str, dict], str]:
     """Run a role's validation once for many cases, each a local host with its own values.
 
-    Returns each case's first failed or `check_inputs` result (its `msg`
-    says what failed) by case name, and the run's whole output (to look for
-    a secret in it). Only the host_group_vars vars plugin: no tier wiring.
+    Returns each case's first failed result, else its first `check_inputs`
+    result (its `msg` says what failed), by case name, and the run's whole
+    output (to look for a secret in it). Only the host_group_vars vars
+    plugin: no tier wiring.
     """
     inventory = {
         "all": {
@@ -74,7 +75,9 @@ def validation_results(
     results: dict[str, dict] = {}
     for task in report["plays"][0]["tasks"]:
         for host, result in task["hosts"].items():
-            if result.get("failed") or "check_inputs" in result.get("action", ""):
+            if result.get("failed") and not results.get(host, {}).get("failed"):
+                results[host] = result
+            elif "check_inputs" in result.get("action", ""):
                 results.setdefault(host, result)
     missing = set(cases) - set(results)
     assert not missing, f"no validation result for {missing}: {run.stderr[-2000:]}"
