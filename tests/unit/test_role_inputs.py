@@ -18,6 +18,7 @@ import json
 
 import pytest
 from ansible_json import validation_results
+from front_certificates import CERTIFICATE_CASES, CERTIFICATE_KEYS
 
 ROLES = ["redis", "postgresql", "app", "static_files", "gunicorn_systemd", "nginx"]
 PLAY = f"""
@@ -51,7 +52,7 @@ BASE = {
     "nginx_local_ca_dir": "/srv/inventory/.secrets/local-ca",
     "static_files_readers": ["www-data"],
 }
-SECRETS = ("r3dis-", "pg-'")
+SECRETS = ("r3dis-", "pg-'", *CERTIFICATE_KEYS)
 
 BAD = [
     # redis
@@ -98,6 +99,15 @@ BAD = [
     # static_files
     ({"static_files_readers": ["www data"]}, "static_files_readers"),
     # gunicorn_systemd
+    ({"gunicorn_systemd_bind": "nonsense"}, "gunicorn_systemd_bind"),
+    ({"gunicorn_systemd_bind": "0.0.0.0:99999"}, "gunicorn_systemd_bind"),
+    ({"gunicorn_systemd_workers": "many"}, "gunicorn_systemd_workers"),
+    ({"gunicorn_systemd_user": "ahsp\nUser=root"}, "gunicorn_systemd_user"),
+    ({"gunicorn_systemd_env_files": ["/etc/ahsp/app env"]}, "gunicorn_systemd_env_files"),
+    (
+        {"gunicorn_systemd_forwarded_allow_ips": ["10.0.0.1/8"]},
+        "gunicorn_systemd_forwarded_allow_ips",
+    ),
     ({"gunicorn_systemd_writable_paths": "/"}, "gunicorn_systemd_writable_paths"),
     ({"gunicorn_systemd_log_dir": "~/logs"}, "gunicorn_systemd_log_dir"),
     ({"gunicorn_systemd_log_dir": "/var/log"}, "gunicorn_systemd_log_dir"),
@@ -106,7 +116,26 @@ BAD = [
         {"gunicorn_systemd_forwarded_allow_ips": ["10.0.0.0/255.0.0.0"]},
         "gunicorn_systemd_forwarded_allow_ips",
     ),
-    # nginx
+    ({"app_environment": "prod"}, "app_environment"),
+    # nginx: every value lands in nginx.conf, so each is held to what nginx reads there.
+    ({"nginx_server_names": ["a.example.org\nlisten 81;"]}, "nginx_server_names"),
+    ({"nginx_server_names": ["*example.org"]}, "nginx_server_names"),
+    ({"nginx_server_names": ["example.org;"]}, "nginx_server_names"),
+    ({"nginx_server_names": ["example.org}"]}, "nginx_server_names"),
+    ({"nginx_upstreams": ["127.0.0.1:70000"]}, "nginx_upstreams"),
+    ({"nginx_upstreams": ["localhost:8000"]}, "nginx_upstreams"),
+    ({"nginx_upstreams": "127.0.0.1:8000"}, "nginx_upstreams"),
+    ({"nginx_client_max_body_size": "10m"}, "nginx_client_max_body_size"),
+    ({"nginx_client_max_body_size": 0}, "nginx_client_max_body_size"),
+    ({"nginx_https_port": 0}, "nginx_https_port"),
+    ({"nginx_https_port": 80}, "nginx_https_port"),
+    ({"nginx_client_header_timeout": "10s"}, "nginx_client_header_timeout"),
+    ({"nginx_trusted_proxies": ["10.0.0.1/8"]}, "nginx_trusted_proxies"),
+    ({"nginx_maintenance_allow": ["10.0.0.0/8; allow all"]}, "nginx_maintenance_allow"),
+    ({"nginx_tls_source": "acme-v1"}, "nginx_tls_source"),
+    # Certificates: a key that does not match, expired, not yet valid, not
+    # covering the names, not PEM.
+    *CERTIFICATE_CASES,
     ({"nginx_server_names": ["a.*.example.org"]}, "nginx_server_names"),
     ({"nginx_tls_source": "provided"}, "nginx_tls_certificate"),
     ({"nginx_requests_per_second_per_client": "50r/s"}, "nginx_requests_per_second_per_client"),
@@ -115,6 +144,11 @@ BAD = [
     ({"nginx_static_dirs": ["/srv/ahsp/current/staticfiles;"]}, "nginx_static_dirs"),
     ({"nginx_status_port": 70000}, "nginx_status_port"),
 ]
+
+
+def _label(index: int, extra: dict) -> str:
+    """The case as JSON, but a certificate case by its number: its key is a secret."""
+    return f"certificate-{index}" if "nginx_tls_private_key" in extra else json.dumps(extra)
 
 
 @pytest.fixture(scope="module")
@@ -132,7 +166,7 @@ def test_the_base_values_pass_every_role(runs):
 @pytest.mark.parametrize(
     ("index", "name"),
     [(index, name) for index, (_, name) in enumerate(BAD)],
-    ids=[json.dumps(extra) for extra, _ in BAD],
+    ids=[_label(index, extra) for index, (extra, _) in enumerate(BAD)],
 )
 def test_a_bad_value_fails_and_names_the_variable(runs, index, name):
     results, output = runs

@@ -144,43 +144,17 @@ def test_check_diff_after_converge_is_clean_and_secret_free(stack_vars):
         assert secret not in run.output
 
 
+# A few values of each role run here, against the real host, to prove a
+# refused value changes nothing on it; tests/unit/test_role_inputs.py holds
+# each role's rules for many more values (this list's others among them).
 BAD_INPUTS = [
-    ({"gunicorn_systemd_bind": "nonsense"}, "gunicorn_systemd_bind"),
-    ({"gunicorn_systemd_bind": "0.0.0.0:99999"}, "gunicorn_systemd_bind"),
+    # Judged against the host's own addresses.
     ({"gunicorn_systemd_bind": "192.0.2.99:8000"}, "gunicorn_systemd_bind"),
-    ({"gunicorn_systemd_workers": "many"}, "gunicorn_systemd_workers"),
-    ({"gunicorn_systemd_user": "ahsp\nUser=root"}, "gunicorn_systemd_user"),
-    ({"gunicorn_systemd_log_dir": "/var/log"}, "gunicorn_systemd_log_dir"),
-    ({"gunicorn_systemd_env_files": ["/etc/ahsp/app env"]}, "gunicorn_systemd_env_files"),
-    ({"gunicorn_systemd_proc_name": "ahsp'; import os #"}, "gunicorn_systemd_proc_name"),
-    (
-        {"gunicorn_systemd_forwarded_allow_ips": ["10.0.0.1/8"]},
-        "gunicorn_systemd_forwarded_allow_ips",
-    ),
     ({"app_secret_key": "too-short"}, "app_secret_key"),
-    ({"app_environment": "prod"}, "app_environment"),
-    # The front: every value lands in nginx.conf, so each is held to what
-    # nginx reads there.
-    ({"nginx_server_names": ["two words"]}, "nginx_server_names"),
     ({"nginx_server_names": ['a.example.org"; include /etc/shadow']}, "nginx_server_names"),
-    ({"nginx_server_names": ["a.example.org\nlisten 81;"]}, "nginx_server_names"),
-    ({"nginx_server_names": ["a.*.example.org"]}, "nginx_server_names"),
-    ({"nginx_server_names": ["*example.org"]}, "nginx_server_names"),
-    ({"nginx_server_names": ["example.org;"]}, "nginx_server_names"),
-    ({"nginx_server_names": ["example.org}"]}, "nginx_server_names"),
-    ({"nginx_upstreams": ["127.0.0.1:70000"]}, "nginx_upstreams"),
-    ({"nginx_upstreams": ["localhost:8000"]}, "nginx_upstreams"),
-    ({"nginx_upstreams": "127.0.0.1:8000"}, "nginx_upstreams"),
-    ({"nginx_client_max_body_size": "10m"}, "nginx_client_max_body_size"),
-    ({"nginx_client_max_body_size": 0}, "nginx_client_max_body_size"),
-    ({"nginx_https_port": 0}, "nginx_https_port"),
-    ({"nginx_https_port": 80}, "nginx_https_port"),
-    ({"nginx_client_header_timeout": "10s"}, "nginx_client_header_timeout"),
-    ({"nginx_trusted_proxies": ["10.0.0.1/8"]}, "nginx_trusted_proxies"),
-    ({"nginx_maintenance_allow": ["10.0.0.0/8; allow all"]}, "nginx_maintenance_allow"),
-    ({"nginx_tls_source": "acme-v1"}, "nginx_tls_source"),
     ({"nginx_tls_source": "provided"}, "nginx_tls_certificate"),
-    *CERTIFICATE_CASES,
+    # A key that does not match its certificate: refused, the key never shown.
+    CERTIFICATE_CASES[0],
 ]
 
 
