@@ -61,6 +61,7 @@ BAD = [
     ({"redis_port": "06379"}, "redis_port"),
     ({"redis_logfile": "/var/log/redis.log"}, "redis_logfile"),
     ({"redis_replicaof": "10.0.0.5:06379"}, "redis_replicaof"),
+    ({"redis_maxmemory": "lots"}, "redis_maxmemory"),
     ({"redis_extra_config_unsafe_directives": ["a b"]}, "redis_extra_config_unsafe_directives"),
     # Extra settings outside the vetted lists: admin commands, loading code.
     ({"redis_extra_config": {"enable-debug-command": "yes"}}, "enable-debug-command"),
@@ -80,8 +81,10 @@ BAD = [
         "postgresql_allowed_clients",
     ),
     ({"postgresql_monitoring_user": "Bad User"}, "postgresql_monitoring_user"),
+    ({"postgresql_allowed_clients": ["10.0.0.1/24"]}, "postgresql_allowed_clients"),
     # app
     ({"app_extra_env": {"DEBUG": "true"}}, "app_extra_env"),
+    ({"app_extra_env": {"allowed_hosts": "*"}}, "app_extra_env"),
     ({"app_extra_env": {"TIME_ZONE": "UTC\nDEBUG=true"}}, "app_extra_env"),
     ({"app_extra_env": {"REDIS_SENTINEL_PASSWORD": "not-here"}}, "app_extra_env"),
     ({"app_extra_env": {"STATIC_ROOT": "/srv/ahsp/shared/data"}}, "STATIC_ROOT"),
