@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import time
 from pathlib import Path
 
 import pytest
@@ -254,16 +255,16 @@ def test_unit_is_sandboxed(host):
 
 
 # Runs on the host as a transient unit: HTTPS requests at a steady rate, each
-# on a new connection (a new TLS handshake), for a bounded time; the counts go
-# to a file.
+# on a new connection (a new TLS handshake), until a stop file appears or at
+# most for a bounded time; the counts go to a file.
 _TLS_LOAD = r"""
-import json, ssl, sys, time, http.client
-seconds, rate, out, cafile = float(sys.argv[1]), float(sys.argv[2]), sys.argv[3], sys.argv[4]
+import json, os, ssl, sys, time, http.client
+seconds, rate, out, cafile, stop = float(sys.argv[1]), float(sys.argv[2]), *sys.argv[3:6]
 ctx = ssl.create_default_context(cafile=cafile)
 sent = failed = 0
 errors = []
 start = time.monotonic()
-while time.monotonic() - start < seconds:
+while time.monotonic() - start < seconds and not os.path.exists(stop):
     due = start + sent / rate
     if due > time.monotonic():
         time.sleep(due - time.monotonic())
@@ -298,18 +299,23 @@ def test_a_new_certificate_goes_live_by_reload_without_a_failed_request(host):
         Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "inventory" / ".secrets" / "local-ca"
     )
     (local_ca / "server.crt").unlink()  # the next run issues a new one, as a renewal does
-    out = "/root/tls-load.json"
-    host.check_output(f"rm -f {out}")
+    out, stop = "/root/tls-load.json", "/root/tls-load.stop"
+    host.check_output(f"rm -f {out} {stop}")
     host.check_output(
-        "systemd-run --unit=ahsp-tls-load --property=RuntimeMaxSec=150 "
-        f"python3 -c {shlex.quote(_TLS_LOAD)} 90 50 {out} {CA_ON_HOST}"
+        "systemd-run --unit=ahsp-tls-load --property=RuntimeMaxSec=200 "
+        f"python3 -c {shlex.quote(_TLS_LOAD)} 180 50 {out} {CA_ON_HOST} {stop}"
     )
+    started = time.monotonic()
     run = run_playbook("converge.yml")
+    # The load spans the whole run, the reload included, then stops.
+    host.check_output(f"touch {stop}")
+    elapsed = time.monotonic() - started
     assert run.rc == 0, run.tail()
-    wait_for(lambda: host.file(out).exists, 150, "the load to finish")
+    wait_for(lambda: host.file(out).exists, 30, "the load to finish")
     load = json.loads(host.file(out).content_string)
     assert load["failed"] == 0, load
-    assert load["sent"] >= 50 * 80, load
+    assert elapsed < 170, "the run outlasted the load"
+    assert load["sent"] >= 50 * (elapsed - 10), (load, elapsed)
     assert _served_certificate(host) != before
     assert host.check_output("systemctl show -p MainPID --value nginx") == master, (
         "a reload, not a restart"

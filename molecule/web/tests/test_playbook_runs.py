@@ -41,13 +41,38 @@ def _manifest(host, release: str) -> dict:
     return json.loads(host.file(f"{release}/staticfiles/staticfiles.json").content_string)["paths"]
 
 
-def test_code_change_reloads_and_collects_static_into_the_new_release_only(
+def _run_until_the_reload(source) -> str:
+    """converge.yml with a new release, killed right after `current` switched; its output."""
+    env = {**os.environ, "ANSIBLE_NOCOLOR": "1"}
+    cmd = [
+        "ansible-playbook", "--inventory", os.environ["MOLECULE_INVENTORY_FILE"],
+        str(scenario_dir() / "converge.yml"), "--extra-vars", f"app_source_dir={source}",
+    ]  # fmt: skip
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+        cwd=scenario_dir(), start_new_session=True,
+    )  # fmt: skip
+    output = []
+    try:
+        for line in proc.stdout:
+            output.append(line)
+            if "service | Start, restart or reload gunicorn" in line:
+                os.killpg(proc.pid, signal.SIGKILL)
+                return "".join(output)
+    finally:
+        proc.wait(timeout=600)
+    raise AssertionError("the run never reached the reload:\n" + "".join(output[-30:]))
+
+
+def test_interrupted_code_change_is_finished_by_a_reload_with_static_in_the_new_release_only(
     host, tmp_path, stack_vars
 ):
-    """A new release: HUP (same master), collectstatic into its own STATIC_ROOT only.
+    """A code change killed right after `current` switched: the next run finishes it by HUP.
 
-    The live release keeps its static files while the next one is collected,
-    so no page of the old release meets a 404 mid-deploy.
+    collectstatic writes into the new release's own STATIC_ROOT only, so the
+    live release keeps its static files while the next one is collected and
+    no page of the old release meets a 404 mid-deploy; the run after the one
+    that finished the change has nothing left to do.
     """
     source = copy_app(tmp_path)
     css = source / "static" / "css" / "app.css"
@@ -58,23 +83,26 @@ def test_code_change_reloads_and_collects_static_into_the_new_release_only(
     before = live_release(host)
     old_manifest = host.file(f"{before}/staticfiles/staticfiles.json").content_string
 
-    changed = run_playbook("converge.yml", "--extra-vars", f"app_source_dir={source}")
+    interrupted = _run_until_the_reload(source)
     try:
-        assert changed.rc == 0, changed.tail()
-        assert changed.changed() > 0
+        assert "collect | Run collectstatic" in interrupted
+        switched = live_release(host)
+        assert switched != before, "the run was killed before it switched"
+        assert _served(host) == before.rsplit("/", 1)[1], "gunicorn still serves the old release"
+
+        heal = run_playbook("converge.yml", "--extra-vars", f"app_source_dir={source}")
+        assert heal.rc == 0, heal.tail()
+        assert heal.changed() > 0, heal.tail()
         for secret in _secrets(stack_vars):
-            assert secret not in changed.output
-        after = live_release(host)
-        assert after != before
+            assert secret not in heal.output
         # The gate already waited for the workers to serve the new release.
-        assert _served(host) == after.rsplit("/", 1)[1]
+        assert _served(host) == switched.rsplit("/", 1)[1]
         assert main_pid(host) == master, "a code change must reload, not restart"
         assert host.file("/srv/ahsp/previous").linked_to == before
 
-        assert "collect | Run collectstatic" in changed.output
-        new_paths = _manifest(host, after)
+        new_paths = _manifest(host, switched)
         assert new_paths["js/app.js"] != json.loads(old_manifest)["paths"]["js/app.js"]
-        assert host.file(f"{after}/staticfiles/{new_paths['js/app.js']}.gz").exists
+        assert host.file(f"{switched}/staticfiles/{new_paths['js/app.js']}.gz").exists
         # The previous release's static files are untouched.
         assert host.file(f"{before}/staticfiles/staticfiles.json").content_string == old_manifest
         # Pages the previous release rendered keep their assets: from the app
@@ -85,54 +113,14 @@ def test_code_change_reloads_and_collects_static_into_the_new_release_only(
             (app,) = http(host, f"{BASE}/static/{name}")
             assert app.status == 200, name
             assert front(host, f"https://localhost/static/{name}")["status"] == 200, name
-    finally:
-        back = run_playbook("converge.yml")
-        assert back.rc == 0, back.tail()
-    assert main_pid(host) == master
-    assert _served(host) == before.rsplit("/", 1)[1]
 
-
-def test_interrupted_deploy_is_finished_by_the_next_run(host, tmp_path):
-    """Killed right after `current` switched, before gunicorn was told: the next run finishes it."""
-    source = copy_app(tmp_path)
-    (source / "detail_project" / "interrupted.py").write_text(
-        '"""A new module: a new release."""\n'
-    )
-    before = live_release(host)
-    env = {**os.environ, "ANSIBLE_NOCOLOR": "1"}
-    cmd = [
-        "ansible-playbook", "--inventory", os.environ["MOLECULE_INVENTORY_FILE"],
-        str(scenario_dir() / "converge.yml"), "--extra-vars", f"app_source_dir={source}",
-    ]  # fmt: skip
-    proc = subprocess.Popen(
-        cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
-        cwd=scenario_dir(), start_new_session=True,
-    )  # fmt: skip
-    killed = False
-    try:
-        for line in proc.stdout:
-            if "service | Start, restart or reload gunicorn" in line:
-                os.killpg(proc.pid, signal.SIGKILL)
-                killed = True
-                break
-    finally:
-        proc.wait(timeout=600)
-    assert killed, "the run never reached the reload"
-    switched = live_release(host)
-    assert switched != before, "the run was killed before it switched"
-    assert _served(host) == before.rsplit("/", 1)[1], "gunicorn still serves the old release"
-
-    heal = run_playbook("converge.yml", "--extra-vars", f"app_source_dir={source}")
-    try:
-        assert heal.rc == 0, heal.tail()
-        assert heal.changed() > 0, heal.tail()
-        assert _served(host) == switched.rsplit("/", 1)[1]
         again = run_playbook("converge.yml", "--extra-vars", f"app_source_dir={source}")
         assert again.rc == 0, again.tail()
         assert again.changed() == 0, again.tail()
     finally:
         back = run_playbook("converge.yml")
         assert back.rc == 0, back.tail()
+    assert main_pid(host) == master
     assert _served(host) == before.rsplit("/", 1)[1]
 
 
