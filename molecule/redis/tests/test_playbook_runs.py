@@ -37,33 +37,16 @@ def _get(host, password: str, name: str, port: int = 6379) -> str:
 @pytest.mark.parametrize(
     ("overrides", "name"),
     [
-        ({"redis_maxmemory": "lots"}, "redis_maxmemory"),
-        ({"redis_maxmemory": "256xb"}, "redis_maxmemory"),
-        ({"redis_maxmemory_policy": "most-recent"}, "redis_maxmemory_policy"),
-        ({"redis_port": 70000}, "redis_port"),
-        ({"redis_port": "sixty"}, "redis_port"),
+        # A few values the real hosts judge (their addresses) or that would
+        # reach redis.conf as a second line; tests/unit/test_role_inputs.py
+        # holds the role's rules for many more values.
         ({"redis_admin_password": ""}, "redis_admin_password"),
-        ({"redis_admin_password": "short"}, "redis_admin_password"),
-        ({"redis_admin_password": "has a space in it, sixteen+"}, "redis_admin_password"),
         (
             {"redis_admin_password": "line-one-0123456789\nprotected-mode no"},
             "redis_admin_password",
         ),
-        ({"redis_save": ["900"]}, "redis_save"),
-        ({"redis_bind": ["redis.example.com"]}, "redis_bind"),
-        ({"redis_bind": []}, "redis_bind"),
         ({"redis_bind": ["127.0.0.1", "192.0.2.99"]}, "redis_bind"),
-        ({"redis_appendfsync": "sometimes"}, "redis_appendfsync"),
         ({"redis_extra_config": {"requirepass": "x"}}, "redis_extra_config"),
-        ({"redis_extra_config": {"Protected-Mode": "no"}}, "redis_extra_config"),
-        (
-            {"redis_extra_config": {"latency-monitor-threshold": "100\nprotected-mode no"}},
-            "redis_extra_config",
-        ),
-        ({"redis_logfile": "relative.log"}, "redis_logfile"),
-        ({"redis_logfile": "/var/log/redis.log"}, "redis_logfile"),
-        ({"redis_dir": "/var/lib"}, "redis_dir"),
-        ({"redis_dir": "/srv/redis data"}, "redis_dir"),
     ],
     ids=lambda v: json.dumps(v) if isinstance(v, dict) else v,
 )
