@@ -93,6 +93,9 @@ def test_an_old_variable_name_still_works_and_warns(tmp_path):
         # would loop over its characters), a form a file reads differently.
         ({"postgresql_allowed_clients": "10.0.0.0/24"}, "postgresql_allowed_clients"),
         ({"app_trusted_proxies": ["10.0.0.0/255.0.0.0"]}, "app_trusted_proxies"),
+        # Passed to PostgreSQL's sandbox by the wiring (the repository is
+        # local here): named as given too.
+        ({"pgbackrest_repo_path": "backups/pg"}, "pgbackrest_repo_path"),
         # Passed to PostgreSQL's archive_timeout by the wiring.
         ({"pgbackrest_archive_timeout": 300}, "pgbackrest_archive_timeout"),
         # A value every role's directories are checked against.

@@ -7,6 +7,7 @@ ansible-test read an action's documentation.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -54,6 +55,23 @@ def _renders_as(raw: Any, option: dict[str, Any], converted: Any) -> bool:
         and isinstance(raw, str | int | float)
         and not isinstance(raw, bool)
     )
+
+
+_LEADING_NAME = re.compile(r"[a-z_][a-z0-9_]*")
+
+
+def _with_sources(problem: str, sources: Mapping[str, list[str]]) -> str:
+    """A problem with a value the wiring derives, also naming the inputs it is made from.
+
+    The wiring (data/wiring.yml, ``ahsp_wiring_sources``) passes values from
+    one role to another under the receiving role's names; the inventory set
+    the inputs they come from, and those are what its user can change.
+    """
+    match = _LEADING_NAME.match(problem)
+    made_from = sources.get(match.group(0), []) if match else []
+    if not made_from:
+        return problem
+    return f"{problem} (the wiring makes {match.group(0)} from {', '.join(made_from)})"
 
 
 _KINDS = {
@@ -186,6 +204,8 @@ class ActionModule(ActionBase):
 
         result["changed"] = False
         if problems:
+            sources = self._templar.template(task_vars.get("ahsp_wiring_sources") or {})
+            problems = [_with_sources(problem, sources) for problem in problems]
             result["failed"] = True
             result["problems"] = problems
             role = self._task._role.get_name() if self._task._role else "inputs"

@@ -16,6 +16,8 @@ description:
     problem is reported at once, each naming its variable; secret values are never echoed.
   - The conditions are evaluated only when every variable passed its type and rule, so that each condition can rely
     on well-formed values.
+  - A problem with a value that the stack's wiring derives from other inputs (the mapping C(ahsp_wiring_sources) in
+    the collection's C(data/wiring.yml)) also names those inputs, which are the ones the inventory set.
 options:
   rules:
     description:
