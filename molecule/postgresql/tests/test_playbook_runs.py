@@ -18,10 +18,11 @@ ROTATED = "molecule-Rotated-Pg-Passw0rd-5e2a"
 
 
 def _state(hosts) -> dict[str, str]:
-    """Managed files and the server's start time on every host."""
+    """Managed files (PostgreSQL's and pgBackRest's) and the server's start time on every host."""
     return {
         name: h.check_output(
             f"sha256sum {conf_dir_of(h)}/conf.d/ahsp.conf {conf_dir_of(h)}/pg_hba.conf"
+            " /etc/pgbackrest/pgbackrest.conf"
         )
         + sql_as_superuser(h, "SELECT pg_postmaster_start_time()")
         for name, h in hosts.items()
@@ -58,6 +59,15 @@ def _psql(host, password: str, address: str = "127.0.0.1"):
         # parser (pg-validate-config) before the file is written.
         ({"postgresql_extra_config": {"work_mem": "lots"}}, "postgresql_extra_config"),
         ({"postgresql_extra_config": {"no_such_setting": 1}}, "postgresql_extra_config"),
+        # The backup role's (tests/unit/test_pgbackrest_inputs.py holds many more).
+        ({"pgbackrest_retention_full": 0}, "pgbackrest_retention_full"),
+        (
+            {"pgbackrest_cipher_passphrase": "only-31-characters-0123456789ab"},
+            "pgbackrest_cipher_passphrase",
+        ),
+        ({"pgbackrest_repo_path": "/etc/pgbackrest"}, "pgbackrest_repo_path"),
+        ({"pgbackrest_full_schedule": "Sun 25:00"}, "pgbackrest_full_schedule"),
+        ({"postgresql_extra_config": {"archive_command": "cp %p /tmp/x"}}, "archive_command"),
     ],
     ids=lambda v: json.dumps(v) if isinstance(v, dict) else v,
 )
