@@ -18,7 +18,8 @@ import json
 
 import pytest
 from ansible_json import validation_results
-from front_certificates import CERTIFICATE_CASES, CERTIFICATE_KEYS
+from front_bad_inputs import FRONT_BAD_INPUTS
+from front_certificates import CERTIFICATE_KEYS
 
 ROLES = ["redis", "postgresql", "app", "static_files", "gunicorn_systemd", "nginx"]
 PLAY = f"""
@@ -169,27 +170,9 @@ BAD = [
         "gunicorn_systemd_forwarded_allow_ips",
     ),
     ({"app_environment": "prod"}, "app_environment"),
-    # nginx: every value lands in nginx.conf, so each is held to what nginx reads there.
-    ({"nginx_server_names": ["a.example.org\nlisten 81;"]}, "nginx_server_names"),
-    ({"nginx_server_names": ["*example.org"]}, "nginx_server_names"),
-    ({"nginx_server_names": ["example.org;"]}, "nginx_server_names"),
-    ({"nginx_server_names": ["example.org}"]}, "nginx_server_names"),
-    ({"nginx_upstreams": ["127.0.0.1:70000"]}, "nginx_upstreams"),
-    ({"nginx_upstreams": ["localhost:8000"]}, "nginx_upstreams"),
-    ({"nginx_upstreams": "127.0.0.1:8000"}, "nginx_upstreams"),
-    ({"nginx_client_max_body_size": "10m"}, "nginx_client_max_body_size"),
-    ({"nginx_client_max_body_size": 0}, "nginx_client_max_body_size"),
-    ({"nginx_https_port": 0}, "nginx_https_port"),
-    ({"nginx_https_port": 80}, "nginx_https_port"),
-    ({"nginx_client_header_timeout": "10s"}, "nginx_client_header_timeout"),
-    ({"nginx_trusted_proxies": ["10.0.0.1/8"]}, "nginx_trusted_proxies"),
-    ({"nginx_maintenance_allow": ["10.0.0.0/8; allow all"]}, "nginx_maintenance_allow"),
-    ({"nginx_tls_source": "acme-v1"}, "nginx_tls_source"),
-    # Certificates: a key that does not match, expired, not yet valid, not
-    # covering the names, not PEM.
-    *CERTIFICATE_CASES,
+    # nginx: the web scenario's cases (every value lands in an nginx file), then more.
+    *FRONT_BAD_INPUTS,
     ({"nginx_server_names": ["a.*.example.org"]}, "nginx_server_names"),
-    ({"nginx_tls_source": "provided"}, "nginx_tls_certificate"),
     ({"nginx_requests_per_second_per_client": "50r/s"}, "nginx_requests_per_second_per_client"),
     ({"nginx_acme_server": "http://acme.example.org/directory"}, "nginx_acme_server"),
     ({"nginx_static_dirs": ["/srv/ahsp/current/static files"]}, "nginx_static_dirs"),

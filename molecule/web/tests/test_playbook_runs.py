@@ -22,7 +22,8 @@ from ahsp_testing import (
     scenario_dir,
 )
 from conftest import BASE, SERVICE, live_release, main_pid
-from front_certificates import CERTIFICATE_CASES, CERTIFICATE_KEYS
+from front_bad_inputs import FRONT_BAD_INPUTS
+from front_certificates import CERTIFICATE_KEYS
 from test_nginx import front, local_ca_on_host  # noqa: F401 (its CA for front())
 
 UNIT = f"/etc/systemd/system/{SERVICE}.service"
@@ -132,17 +133,15 @@ def test_check_diff_after_converge_is_clean_and_secret_free(stack_vars):
         assert secret not in run.output
 
 
-# A few values of each role run here, against the real host, to prove a
-# refused value changes nothing on it; tests/unit/test_role_inputs.py holds
-# each role's rules for many more values (this list's others among them).
+# Against the real host, to prove a refused value changes nothing on it:
+# the front's values (tests/lib/front_bad_inputs.py) and two of the app
+# tier's; tests/unit/test_role_inputs.py holds each role's rules for many
+# more values.
 BAD_INPUTS = [
     # Judged against the host's own addresses.
     ({"gunicorn_systemd_bind": "192.0.2.99:8000"}, "gunicorn_systemd_bind"),
     ({"app_secret_key": "too-short"}, "app_secret_key"),
-    ({"nginx_server_names": ['a.example.org"; include /etc/shadow']}, "nginx_server_names"),
-    ({"nginx_tls_source": "provided"}, "nginx_tls_certificate"),
-    # A key that does not match its certificate: refused, the key never shown.
-    CERTIFICATE_CASES[0],
+    *FRONT_BAD_INPUTS,
 ]
 
 
