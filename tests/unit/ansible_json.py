@@ -40,6 +40,33 @@ def local_module(module: str, args: dict, *flags: str) -> dict:
     return report["plays"][0]["tasks"][0]["hosts"]["localhost"]
 
 
+def validation_play(name: str, roles: list[str]) -> str:
+    """A play that runs each role's tasks/validate.yml, in order, on every case host.
+
+    The facts the checks read are fixed (a Debian 12 host with one private
+    address), so no module runs per case and this machine's own facts do
+    not change the outcome.
+    """
+    return f"""
+- name: {json.dumps(name)}
+  hosts: all
+  gather_facts: false
+  tasks:
+    - name: A Debian 12 host with one private address
+      ansible.builtin.set_fact:
+        ansible_facts:
+          distribution: Debian
+          distribution_release: bookworm
+          all_ipv4_addresses: ["127.0.0.1", "10.0.0.5"]
+          all_ipv6_addresses: ["::1"]
+    - name: Inputs of each role, in the order the roles run
+      ansible.builtin.include_role:
+        name: "{{{{ item }}}}"
+        tasks_from: validate
+      loop: {json.dumps(roles)}
+"""
+
+
 def validation_results(
     tmp: Path, play: str, cases: dict[str, dict], timeout: int = 600
 ) -> tuple[dict[str, dict], str]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from ansible_json import validation_results
+from ansible_json import validation_play, validation_results
 
 ROOT = Path(__file__).resolve().parents[2]
 PASSPHRASE = "pp-'\"\\$`%-0123456789abcdef0123456789"
@@ -91,19 +91,7 @@ PGBACKREST_GOOD = {
         "pgbackrest_repo_path": "/mnt/backup/pgbackrest",
     },
 }
-PGBACKREST_PLAY = """
-- name: The pgbackrest role's validation alone
-  hosts: all
-  gather_facts: false
-  tasks:
-    - name: A Debian 12 host
-      ansible.builtin.set_fact:
-        ansible_facts: {distribution: Debian, distribution_release: bookworm}
-    - name: Validate
-      ansible.builtin.include_role:
-        name: pgbackrest
-        tasks_from: validate
-"""
+PGBACKREST_PLAY = validation_play("The pgbackrest role's validation alone", ["pgbackrest"])
 
 ARCHIVE = {
     "archive_mode": "on",
@@ -171,23 +159,7 @@ POSTGRESQL_GOOD = {
         "postgresql_archive_settings": {**ARCHIVE, "archive_mode": True}
     },
 }
-POSTGRESQL_PLAY = """
-- name: The postgresql role's validation alone
-  hosts: all
-  gather_facts: false
-  tasks:
-    - name: A Debian 12 host with one private address
-      ansible.builtin.set_fact:
-        ansible_facts:
-          distribution: Debian
-          distribution_release: bookworm
-          all_ipv4_addresses: ["127.0.0.1", "10.0.0.5"]
-          all_ipv6_addresses: ["::1"]
-    - name: Validate
-      ansible.builtin.include_role:
-        name: postgresql
-        tasks_from: validate
-"""
+POSTGRESQL_PLAY = validation_play("The postgresql role's validation alone", ["postgresql"])
 
 
 @pytest.fixture(scope="module")

@@ -17,29 +17,12 @@ from __future__ import annotations
 import json
 
 import pytest
-from ansible_json import validation_results
+from ansible_json import validation_play, validation_results
 from front_bad_inputs import FRONT_BAD_INPUTS
 from front_certificates import CERTIFICATE_KEYS
 
 ROLES = ["redis", "postgresql", "app", "static_files", "gunicorn_systemd", "nginx"]
-PLAY = f"""
-- name: Validate every role's inputs, as the preflight does
-  hosts: all
-  gather_facts: false
-  tasks:
-    - name: The facts the checks read (this machine's would vary)
-      ansible.builtin.set_fact:
-        ansible_facts:
-          distribution: Debian
-          distribution_release: bookworm
-          all_ipv4_addresses: ["127.0.0.1", "10.0.0.5"]
-          all_ipv6_addresses: ["::1"]
-    - name: Inputs of each role, in the order the roles run
-      ansible.builtin.include_role:
-        name: "{{{{ item }}}}"
-        tasks_from: validate
-      loop: {json.dumps(ROLES)}
-"""
+PLAY = validation_play("Validate every role's inputs, as the preflight does", ROLES)
 # What the single-host scenario gives the roles without the wiring.
 BASE = {
     "redis_admin_password": "r3dis-'\"\\$-0123456789",
